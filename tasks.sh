@@ -59,7 +59,7 @@ run_chapters() {
   trap 'rm -rf "$tmp"' RETURN
   local chapters=()
   for f in book/*.md; do
-    grep -q '^  format_name: myst' "$f" && chapters+=("$f")
+    head -12 "$f" | grep -q 'format_name: myst' && chapters+=("$f")
   done
   for f in "${chapters[@]}"; do
     jupytext --quiet --to ipynb -o "$tmp/$(basename "${f%.md}").ipynb" "$f"
