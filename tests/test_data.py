@@ -176,3 +176,21 @@ def test_load_splits_follows_the_profile_and_shares_validation_reviews():
     assert [list(x) for x in small.x_val[:50]] == [list(x) for x in larger.x_val[:50]]
     x_train, x_val, x_test = small.padded(smoke.maxlen)
     assert x_train.shape == (smoke.train_size, smoke.maxlen) and x_val.dtype == np.int32
+
+
+def test_validation_split_drops_training_copies_of_validation_reviews():
+    x = np.empty(6, dtype=object)
+    x[:] = [[1, 5], [1, 6], [1, 5], [1, 7], [1, 8], [1, 5]]
+    y = np.arange(6) % 2
+    (x_tr, _), (x_val, _) = data.train_validation_split(x, y, 3)
+    val_keys = {tuple(r) for r in x_val}
+    assert not any(tuple(r) in val_keys for r in x_tr)
+    (x_tr_all, _), _ = data.train_validation_split(x, y, 3, drop_leaks=False)
+    assert len(x_tr_all) == 3 and len(x_tr) <= 3
+
+
+def test_real_splits_have_no_validation_leak():
+    splits = data.load_splits(PROFILES["cpu"])
+    val_keys = {tuple(r) for r in splits.x_val}
+    assert not any(tuple(r) in val_keys for r in splits.x_train)
+    assert splits.leaks_dropped > 0

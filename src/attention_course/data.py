@@ -267,11 +267,19 @@ def review_lengths(sequences) -> np.ndarray:
     return np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
 
 
-def train_validation_split(x, y, val_size: int, seed: int = VALIDATION_SEED):
+def _review_key(review):
+    """A hashable identity of one review (its ids), for finding exact duplicates."""
+    return tuple(review) if hasattr(review, "__len__") else review
+
+
+def train_validation_split(x, y, val_size: int, seed: int = VALIDATION_SEED,
+                           drop_leaks: bool = True):
     """Split the training reviews into a fixed train part and a validation part.
 
     The split depends only on ``seed`` and the number of reviews, so every chapter (and every
-    profile) sees the same validation reviews. The test split is never used for choices.
+    profile) sees the same validation reviews. IMDB holds a few exact duplicate reviews; with
+    ``drop_leaks`` a training review identical to a validation review is dropped from the
+    train part, so validation accuracy is never inflated by reviews the model trained on.
     Returns ``(x_train, y_train), (x_val, y_val)``.
     """
     n = len(x)
@@ -281,6 +289,9 @@ def train_validation_split(x, y, val_size: int, seed: int = VALIDATION_SEED):
         raise ValueError(f"val_size must be between 1 and {n - 1}, got {val_size}")
     order = np.random.RandomState(seed).permutation(n)
     val, train = order[:val_size], order[val_size:]
+    if drop_leaks:
+        seen = {_review_key(x[i]) for i in val}
+        train = np.array([i for i in train if _review_key(x[i]) not in seen], dtype=np.int64)
     return (x[train], y[train]), (x[val], y[val])
 
 
@@ -295,6 +306,7 @@ class ImdbSplits:
     x_test: np.ndarray
     y_test: np.ndarray
     num_words: int
+    leaks_dropped: int = 0
 
     def padded(self, maxlen: int, padding: str = "post", truncating: str = "post"):
         """The three splits as int32 matrices (n, maxlen): ``(x_train, x_val, x_test)``."""
@@ -311,13 +323,16 @@ def load_splits(profile) -> ImdbSplits:
     """The course's standard splits for a :class:`~attention_course.config.Profile`.
 
     Validation reviews are carved from Keras' training split with a fixed seed
-    (:func:`train_validation_split`); the training part and the test split are then cut to
+    (:func:`train_validation_split`, which drops training copies of validation reviews);
+    the training part and the test split are then cut to
     the profile's sizes (the test split is already shuffled by ``load_imdb``).
     """
     (x_all, y_all), (x_test, y_test) = load_imdb(num_words=profile.num_words)
     (x_train, y_train), (x_val, y_val) = train_validation_split(x_all, y_all, profile.val_size)
+    leaks_dropped = len(x_all) - profile.val_size - len(x_train)
     if profile.train_size is not None:
         x_train, y_train = x_train[: profile.train_size], y_train[: profile.train_size]
     if profile.test_size is not None:
         x_test, y_test = x_test[: profile.test_size], y_test[: profile.test_size]
-    return ImdbSplits(x_train, y_train, x_val, y_val, x_test, y_test, profile.num_words)
+    return ImdbSplits(x_train, y_train, x_val, y_val, x_test, y_test, profile.num_words,
+                      leaks_dropped)
