@@ -53,6 +53,9 @@ class ExerciseResult:
             return "not attempted"
         return "failed"
 
+    def _ipython_display_(self) -> None:
+        """Show nothing as a cell's last value: ``check`` has already printed the summary."""
+
     def summary(self) -> str:
         head = f"{self.exercise_id}: {self.earned:g}/{self.points:g} points ({self.status})"
         lines = [head]
