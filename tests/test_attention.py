@@ -1,0 +1,359 @@
+"""Tests of attention_course.attention: NumPy references, Keras' layers, masks, stability."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from attention_course import attention
+
+BATCH_SHAPES = [(), (3,), (2, 3)]
+T_Q, T_K, D_Q, D_K, D_V, H = 4, 6, 5, 3, 7, 8
+
+
+def np_(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def np_softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+# -- score functions against NumPy -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch", BATCH_SHAPES)
+def test_dot_and_scaled_dot_match_numpy(rng, batch):
+    q = rng.normal(size=(*batch, T_Q, D_Q))
+    k = rng.normal(size=(*batch, T_K, D_Q))
+    expected = np.einsum("...id,...jd->...ij", q, k)
+    assert np_(attention.dot_scores(q, k)).shape == (*batch, T_Q, T_K)
+    np.testing.assert_allclose(np_(attention.dot_scores(q, k)), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        np_(attention.scaled_dot_scores(q, k)), expected / math.sqrt(D_Q), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("batch", BATCH_SHAPES)
+def test_general_scores_match_numpy_with_different_sizes(rng, batch):
+    q = rng.normal(size=(*batch, T_Q, D_Q))
+    k = rng.normal(size=(*batch, T_K, D_K))
+    w = rng.normal(size=(D_Q, D_K))
+    expected = np.einsum("...id,de,...je->...ij", q, w, k)
+    got = np_(attention.general_scores(q, k, w))
+    assert got.shape == (*batch, T_Q, T_K)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("batch", BATCH_SHAPES)
+def test_additive_scores_match_numpy_loop(rng, batch):
+    q = rng.normal(size=(*batch, T_Q, D_Q))
+    k = rng.normal(size=(*batch, T_K, D_K))
+    w_q, w_k, v = rng.normal(size=(D_Q, H)), rng.normal(size=(D_K, H)), rng.normal(size=H)
+    expected = np.empty((*batch, T_Q, T_K))
+    for index in np.ndindex(*batch, T_Q, T_K):
+        *b, i, j = index
+        a_vec, b_vec = q[(*b, i)], k[(*b, j)]
+        expected[index] = v @ np.tanh(a_vec @ w_q + b_vec @ w_k)
+    got = np_(attention.additive_scores(q, k, w_q, w_k, v))
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_batch_dimensions_broadcast(rng):
+    q = rng.normal(size=(2, 1, T_Q, D_Q))
+    k = rng.normal(size=(3, T_K, D_Q))
+    got = np_(attention.dot_scores(q, k))
+    assert got.shape == (2, 3, T_Q, T_K)
+    np.testing.assert_allclose(got, np.einsum("...id,...jd->...ij", q, k), rtol=1e-12)
+
+
+def test_dtypes_follow_inputs_and_integers_become_floatx():
+    ints = np.arange(6).reshape(1, 2, 3)
+    assert np_(attention.dot_scores(ints, ints)).dtype == np.dtype(keras.backend.floatx())
+    f32 = np.ones((2, 3), np.float32)
+    assert np_(attention.softmax(f32)).dtype == np.float32
+    assert np_(attention.dot_scores(f32, f32.astype(np.float64))).dtype == np.float64
+
+
+# -- softmax ----------------------------------------------------------------------------------
+
+
+def test_softmax_matches_numpy_and_is_a_distribution(rng):
+    x = rng.normal(scale=3, size=(2, 3, 5))
+    for axis in (-1, 0, 1):
+        got = np_(attention.softmax(x, axis=axis))
+        np.testing.assert_allclose(got, np_softmax(x, axis=axis), rtol=1e-12)
+        assert got.min() >= 0 and got.max() <= 1
+        np.testing.assert_allclose(got.sum(axis=axis), 1, rtol=1e-12)
+
+
+def test_softmax_is_stable_for_huge_scores():
+    x = np.array([[1e4, 0.0, -1e4], [1e4, 1e4 - 1, 1e4 - 2], [-1e4 - 2, -1e4 - 1, -1e4]])
+    for dtype in (np.float32, np.float64):
+        got = np_(attention.softmax(x.astype(dtype)))
+        assert np.all(np.isfinite(got))
+        np.testing.assert_allclose(got[0], [1, 0, 0])
+        expected = np.exp([0.0, -1, -2]) / np.exp([0.0, -1, -2]).sum()
+        np.testing.assert_allclose(got[1], expected, rtol=1e-6)
+        np.testing.assert_allclose(got[2], expected[::-1], rtol=1e-6)
+        np.testing.assert_allclose(got.sum(-1), 1, rtol=1e-6)
+
+
+def test_softmax_with_minus_infinity():
+    x = np.array([[0.0, -np.inf, 0.0], [-np.inf, 5.0, -np.inf], [-np.inf] * 3])
+    got = np_(attention.softmax(x))
+    np.testing.assert_array_equal(got, [[0.5, 0, 0.5], [0, 1, 0], [0, 0, 0]])
+
+
+def test_softmax_is_shift_invariant(rng):
+    x = rng.normal(size=(4, 6))
+    np.testing.assert_allclose(
+        np_(attention.softmax(x + 123.0)), np_(attention.softmax(x)), rtol=1e-12
+    )
+
+
+# -- masks ------------------------------------------------------------------------------------
+
+
+def test_masked_positions_get_exactly_zero_and_the_rest_a_softmax(rng):
+    scores = rng.normal(size=(2, T_Q, T_K))
+    mask = rng.random((2, T_Q, T_K)) < 0.6
+    mask[..., 0] = True
+    got = np_(attention.masked_softmax(scores, mask))
+    assert np.all(got[~mask] == 0.0)
+    np.testing.assert_allclose(got.sum(-1), 1, rtol=1e-12)
+    for index in np.ndindex(2, T_Q):
+        row = mask[index]
+        np.testing.assert_allclose(got[index][row], np_softmax(scores[index][row]), rtol=1e-12)
+
+
+def test_fully_masked_row_is_all_zeros_not_nan_not_uniform(rng):
+    scores = rng.normal(size=(3, 4)) * 1e4
+    mask = np.array([[True, False, True, False]] + [[False] * 4] + [[True] * 4])
+    got = np_(attention.masked_softmax(scores, mask))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_array_equal(got[1], np.zeros(4))
+    np.testing.assert_allclose(got[[0, 2]].sum(-1), 1, rtol=1e-12)
+
+
+def test_fully_masked_row_has_finite_gradients(rng):
+    scores = tf.constant(rng.normal(size=(2, 5)))
+    mask = np.array([[True, True, False, False, True], [False] * 5])
+    with tf.GradientTape() as tape:
+        tape.watch(scores)
+        weights = attention.masked_softmax(scores, mask)
+        loss = tf.reduce_sum(weights * tf.range(5, dtype=weights.dtype))
+    grad = tape.gradient(loss, scores).numpy()
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_array_equal(grad[1], 0)
+    np.testing.assert_array_equal(grad[0][~mask[0]], 0)
+
+
+def test_mask_broadcasts_and_accepts_integers(rng):
+    scores = rng.normal(size=(2, 3, 5))
+    key_padding = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    got = np_(attention.masked_softmax(scores, key_padding[:, None, :]))
+    np.testing.assert_array_equal(got[0, :, 3:], 0)
+    np.testing.assert_allclose(got[0, :, :3], np_softmax(scores[0, :, :3]), rtol=1e-12)
+    np.testing.assert_allclose(got[1], np_softmax(scores[1]), rtol=1e-12)
+
+
+def test_attend_context_is_weighted_sum_of_values(rng):
+    q, k = rng.normal(size=(2, T_Q, D_Q)), rng.normal(size=(2, T_K, D_Q))
+    values = rng.normal(size=(2, T_K, D_V))
+    mask = np.ones((2, 1, T_K), bool)
+    mask[0, 0, 2:] = False
+    context, weights = attention.attend(q, k, values, mask=mask)
+    scores = np.einsum("bid,bjd->bij", q, k) / math.sqrt(D_Q)
+    expected_w = np.where(mask, np_softmax(np.where(mask, scores, -np.inf)), 0)
+    np.testing.assert_allclose(np_(weights), expected_w, rtol=1e-12)
+    np.testing.assert_allclose(np_(context), expected_w @ values, rtol=1e-12)
+
+
+def test_length_one_sequences(rng):
+    q, k, v = rng.normal(size=(2, 1, 4)), rng.normal(size=(2, 1, 4)), rng.normal(size=(2, 1, 3))
+    for score in ("dot", "scaled_dot"):
+        context, weights = attention.attend(q, k, v, score=score)
+        np.testing.assert_array_equal(np_(weights), np.ones((2, 1, 1)))
+        np.testing.assert_allclose(np_(context), v, rtol=1e-12)
+    context, weights = attention.attend(q, k, v, mask=np.zeros((2, 1, 1), bool))
+    np.testing.assert_array_equal(np_(weights), 0)
+    np.testing.assert_array_equal(np_(context), 0)
+
+
+# -- against Keras' layers --------------------------------------------------------------------
+
+
+def _keras_inputs(rng, t_q=T_Q, t_k=T_K, d=D_Q, d_v=D_V):
+    q = rng.normal(size=(3, t_q, d)).astype("float32")
+    k = rng.normal(size=(3, t_k, d)).astype("float32")
+    v = rng.normal(size=(3, t_k, d_v)).astype("float32")
+    q_mask = np.ones((3, t_q), bool)
+    q_mask[1, -1] = False
+    v_mask = np.ones((3, t_k), bool)
+    v_mask[0, 3:] = False
+    v_mask[2, :1] = False
+    return q, k, v, q_mask, v_mask
+
+
+@pytest.mark.parametrize(
+    "use_scale, scale, score",
+    [(False, None, "dot"), (True, 1.0, "dot"), (True, 1 / math.sqrt(D_Q), "scaled_dot")],
+)
+def test_attend_equals_keras_attention(rng, use_scale, scale, score):
+    q, k, v, q_mask, v_mask = _keras_inputs(rng)
+    layer = keras.layers.Attention(use_scale=use_scale)
+    layer.build([q.shape, v.shape, k.shape])
+    if use_scale:
+        layer.scale.assign(scale)
+    out, w_keras = layer([q, v, k], return_attention_scores=True)
+    context, weights = attention.attend(q, k, v, score=score)
+    np.testing.assert_allclose(np_(context), np_(out), atol=1e-5)
+    np.testing.assert_allclose(np_(weights), np_(w_keras), atol=1e-5)
+
+    # Masks: Keras' value mask is our key mask; its query mask zeroes a query's output,
+    # which our fully masked row does too (its context is zero).
+    out, w_keras = layer([q, v, k], mask=[q_mask, v_mask], return_attention_scores=True)
+    mask = q_mask[:, :, None] & v_mask[:, None, :]
+    context, weights = attention.attend(q, k, v, score=score, mask=mask)
+    np.testing.assert_allclose(np_(context), np_(out), atol=1e-5)
+    rows = q_mask  # Keras keeps weights for masked queries; ours are zero there
+    np.testing.assert_allclose(np_(weights)[rows], np_(w_keras)[rows], atol=1e-5)
+    assert np.all(np_(weights)[~rows] == 0)
+    assert np.all(np_(weights)[~np.broadcast_to(v_mask[:, None, :], weights.shape)] == 0)
+
+
+def test_attend_equals_keras_attention_without_separate_keys(rng):
+    q, _, v, _, v_mask = _keras_inputs(rng, d_v=D_Q)
+    out = keras.layers.Attention()([q, v], mask=[None, v_mask])
+    context, _ = attention.attend(q, v, v, score="dot", mask=v_mask[:, None, :])
+    np.testing.assert_allclose(np_(context), np_(out), atol=1e-5)
+
+
+def test_additive_equals_keras_additive_attention_identity_mapping(rng):
+    """AdditiveAttention's score Σ_j scale_j tanh(q_j + k_j) is ours with W_q = W_k = I."""
+    q, k, v, q_mask, v_mask = _keras_inputs(rng)
+    layer = keras.layers.AdditiveAttention()
+    out, w_keras = layer([q, v, k], mask=[q_mask, v_mask], return_attention_scores=True)
+    scale = np_(layer.scale)
+    eye = np.eye(D_Q, dtype="float32")
+    mask = q_mask[:, :, None] & v_mask[:, None, :]
+    context, weights = attention.attend(
+        q, k, v, score="additive", mask=mask, w_q=eye, w_k=eye, v=scale
+    )
+    np.testing.assert_allclose(np_(context), np_(out), atol=1e-5)
+    np.testing.assert_allclose(np_(weights)[q_mask], np_(w_keras)[q_mask], atol=1e-5)
+
+
+def test_additive_equals_keras_additive_attention_on_projected_inputs(rng):
+    """With W_q, W_k: feed Keras q W_q and k W_k, and set its scale vector to v."""
+    q, k, values, q_mask, v_mask = _keras_inputs(rng)
+    d_k = 4
+    k = rng.normal(size=(3, T_K, d_k)).astype("float32")
+    w_q = rng.normal(size=(D_Q, H)).astype("float32")
+    w_k = rng.normal(size=(d_k, H)).astype("float32")
+    v = rng.normal(size=H).astype("float32")
+    layer = keras.layers.AdditiveAttention()
+    qp, kp = q @ w_q, k @ w_k
+    layer.build([qp.shape, values.shape, kp.shape])
+    layer.scale.assign(v)
+    out, w_keras = layer([qp, values, kp], mask=[None, v_mask], return_attention_scores=True)
+    context, weights = attention.attend(
+        q, k, values, score="additive", mask=v_mask[:, None, :], w_q=w_q, w_k=w_k, v=v
+    )
+    np.testing.assert_allclose(np_(context), np_(out), atol=1e-5)
+    np.testing.assert_allclose(np_(weights), np_(w_keras), atol=1e-5)
+
+
+# -- inside Keras and tf.function -------------------------------------------------------------
+
+
+class _Pool(keras.layers.Layer):
+    """Attention of one learned query over a sequence: a layer built on ``attend``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def build(self, input_shape):
+        self.query = self.add_weight(shape=(1, input_shape[-1]), initializer="ones")
+
+    def call(self, inputs, mask=None):
+        m = None if mask is None else mask[:, None, :]
+        context, _ = attention.attend(self.query, inputs, inputs, mask=m)
+        return context[:, 0, :]
+
+
+def test_runs_inside_a_keras_model_and_trains(rng):
+    tokens = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(20, 4, mask_zero=True)(tokens)
+    outputs = keras.layers.Dense(1)(_Pool()(x))
+    model = keras.Model(tokens, outputs)
+    model.compile(optimizer="sgd", loss="mse")
+    batch = np.array([[3, 4, 5, 0, 0], [0, 0, 0, 0, 0]])  # second review: all padding
+    history = model.fit(batch, np.ones((2, 1)), epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert np.all(np.isfinite(model.predict(batch, verbose=0)))
+
+
+def test_runs_in_tf_function_with_unknown_shapes(rng):
+    spec = tf.TensorSpec([None, None, None], tf.float32)
+
+    @tf.function(input_signature=[spec, spec, spec])
+    def run(q, k, v):
+        return attention.attend(q, k, v)[0]
+
+    q, k, v, _, _ = _keras_inputs(rng)
+    np.testing.assert_allclose(
+        run(q, k, v).numpy(), np_(attention.attend(q, k, v)[0]), rtol=1e-5
+    )
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, first, second",
+    [
+        (lambda: attention.dot_scores(np.ones((2, 4, 5)), np.ones((2, 6, 3))),
+         "(2, 4, 5)", "(2, 6, 3)"),
+        (lambda: attention.scaled_dot_scores(np.ones((4, 5)), np.ones((6, 3))),
+         "(4, 5)", "(6, 3)"),
+        (lambda: attention.dot_scores(np.ones((2, 4, 5)), np.ones((3, 6, 5))),
+         "(2, 4, 5)", "(3, 6, 5)"),
+        (lambda: attention.attend(np.ones((2, 4, 5)), np.ones((2, 6, 5)), np.ones((2, 7, 3))),
+         "(2, 6, 5)", "(2, 7, 3)"),
+        (lambda: attention.general_scores(np.ones((4, 5)), np.ones((6, 3)), np.ones((3, 5))),
+         "(4, 5)", "(3, 5)"),
+        (lambda: attention.additive_scores(np.ones((4, 5)), np.ones((6, 3)), np.ones((5, 8)),
+                                           np.ones((4, 8)), np.ones(8)),
+         "(6, 3)", "(4, 8)"),
+        (lambda: attention.masked_softmax(np.ones((2, 4, 6)), np.ones((2, 6), bool)),
+         "(2, 6)", "(2, 4, 6)"),
+        (lambda: attention.attend(np.ones((2, 4, 5)), np.ones((2, 6, 5)), np.ones((2, 6, 3)),
+                                  mask=np.ones((2, 4, 5), bool)),
+         "(2, 4, 5)", "(2, 4, 6)"),
+    ],
+)
+def test_mismatched_shapes_raise_value_error_naming_both(call, first, second):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert first in str(info.value) and second in str(info.value), str(info.value)
+
+
+def test_too_few_dimensions_and_unknown_score_raise_value_error():
+    with pytest.raises(ValueError, match=r"\(\.\.\., T_q, d_q\), got shape \(5,\)"):
+        attention.dot_scores(np.ones(5), np.ones((3, 5)))
+    with pytest.raises(ValueError, match="unknown score 'cosine'"):
+        attention.attend(np.ones((1, 2)), np.ones((1, 2)), np.ones((1, 2)), score="cosine")
