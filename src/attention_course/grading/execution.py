@@ -1,0 +1,304 @@
+"""Running one submission in a kernel of its own, within limits.
+
+:class:`SubmissionKernel` starts a fresh IPython kernel (this Python, in a temporary folder,
+with the run profile the grader asks for), executes the notebook's code cells one by one with
+nbclient, and keeps the kernel alive afterwards so that the grader can call the student's
+answers in it (:mod:`attention_course.grading.remote`). Limits:
+
+- each cell gets ``timeout`` seconds; a cell that runs longer is interrupted and the next cell
+  runs (a kernel that ignores the interrupt is killed and the remaining cells are skipped);
+- the whole notebook gets ``total_timeout`` seconds;
+- a cell keeps at most ``max_output_chars`` characters of output;
+- errors never stop the run: every cell's error is recorded as a :class:`CellProblem`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Empty
+
+import nbformat
+from jupyter_client.blocking import BlockingKernelClient
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+SKIP_TAG = "skip-grading"
+"""Cells with this tag are not executed by the grader (e.g. a slow plot nothing depends on)."""
+
+TIMEOUT_ENAME = "CellTimeout"
+_PROBE_TIMEOUT_S = 10.0
+
+
+class KernelUnavailable(RuntimeError):
+    """The submission's kernel is dead or stuck; nothing more can be asked of it."""
+
+
+class EvaluationTimeout(TimeoutError):
+    """An expression evaluated in the submission's kernel did not finish in time."""
+
+
+class EvaluationError(RuntimeError):
+    """An expression evaluated in the submission's kernel raised (``ename: evalue``)."""
+
+
+@dataclass
+class CellProblem:
+    """Something that went wrong in one cell: ``kind`` is "error", "timeout" or "died"."""
+
+    cell: int
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"cell {self.cell}: {self.kind}: {self.message}"
+
+
+class _ThisPython(KernelSpecManager):
+    """Every kernel name means an IPython kernel of the grader's own Python."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        return KernelSpec(argv=argv, display_name="Python 3 (grader)", language="python")
+
+
+class _CappedClient(NotebookClient):
+    """nbclient that keeps at most ``max_chars`` characters of output per cell."""
+
+    def __init__(self, nb, km, max_chars: int, **kw):
+        super().__init__(nb, km=km, **kw)
+        self.max_chars = max_chars
+        self._kept: dict[int, int] = {}
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(
+            len(str(v)) for v in (content.get("data") or {}).values()
+        )
+        kept = self._kept.get(cell_index, 0)
+        if msg.get("msg_type") != "error" and kept + size > self.max_chars:
+            if kept <= self.max_chars:  # say once that the rest was dropped
+                self._kept[cell_index] = self.max_chars + 1
+                note = f"\n[grader: output beyond {self.max_chars:,} characters dropped]\n"
+                outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
+            return None
+        self._kept[cell_index] = kept + size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def kernel_environment(profile: str | None) -> dict[str, str]:
+    """The grading kernel's environment: ours, with ``ATTENTION_PROFILE`` set to ``profile``."""
+    env = dict(os.environ)
+    if profile:
+        env["ATTENTION_PROFILE"] = profile
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    return env
+
+
+class SubmissionKernel:
+    """A fresh kernel that runs one notebook, then answers expressions (use as a context).
+
+    ``evaluate(expression)`` returns the ``text/plain`` form of the expression's value, or
+    raises :class:`EvaluationError`, :class:`EvaluationTimeout` or :class:`KernelUnavailable`.
+    """
+
+    def __init__(
+        self,
+        notebook: nbformat.NotebookNode,
+        *,
+        timeout: float = 60.0,
+        total_timeout: float = 900.0,
+        profile: str | None = "smoke",
+        max_output_chars: int = 100_000,
+    ) -> None:
+        self.notebook = notebook
+        self.timeout = float(timeout)
+        self.total_timeout = float(total_timeout)
+        self.profile = profile
+        self.max_output_chars = max_output_chars
+        self.problems: list[CellProblem] = []
+        self.cells_run = 0
+        self._km: AsyncKernelManager | None = None
+        self._client: _CappedClient | None = None
+        self._shell: BlockingKernelClient | None = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._log = None
+        self._usable = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> SubmissionKernel:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="attention-grade-")
+        folder = Path(self._tmp.name)
+        self._log = open(folder / "kernel.log", "wb")  # noqa: SIM115 (closed in close())
+        self._km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_ThisPython())
+        run_sync(self._km.start_kernel)(
+            cwd=str(folder), env=kernel_environment(self.profile),
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self._client = _CappedClient(
+            self.notebook, self._km, self.max_output_chars,
+            timeout=math.ceil(self.timeout), interrupt_on_timeout=True,
+            error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "", "traceback": []},
+            allow_errors=True, skip_cells_with_tag=SKIP_TAG, iopub_timeout=2,
+            record_timing=False,
+        )
+        self._client.reset_execution_trackers()
+        self._client.start_new_kernel_client()
+        self._shell = BlockingKernelClient()
+        self._shell.load_connection_info(self._km.get_connection_info())
+        self._shell.start_channels(iopub=False, stdin=False, hb=False, control=False)
+        self._usable = True
+
+    def close(self) -> None:
+        """Kill the kernel (and its process group) and remove its temporary folder."""
+        self._usable = False
+        if self._shell is not None:
+            self._shell.stop_channels()
+            self._shell = None
+        if self._client is not None and self._client.kc is not None:
+            self._client.kc.stop_channels()
+        if self._km is not None:
+            try:
+                if run_sync(self._km.is_alive)():
+                    run_sync(self._km.shutdown_kernel)(now=True)
+            finally:
+                run_sync(self._km.cleanup_resources)()
+            self._km = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def kernel_log(self, limit: int = 2000) -> str:
+        """The last ``limit`` characters the kernel process wrote outside any cell."""
+        if self._tmp is None:
+            return ""
+        self._log.flush()
+        text = (Path(self._tmp.name) / "kernel.log").read_bytes()[-limit:]
+        return text.decode("utf-8", "replace")
+
+    # -- running the notebook ----------------------------------------------------------------
+
+    def run(self) -> list[CellProblem]:
+        """Execute every code cell in order; return the problems (also kept in ``problems``)."""
+        deadline = time.monotonic() + self.total_timeout
+        client = self._client
+        for index, cell in enumerate(self.notebook.cells):
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.problems.append(CellProblem(
+                    index, "timeout",
+                    f"not run: the whole notebook exceeded {self.total_timeout:g} s",
+                ))
+                break
+            client.timeout = max(1, math.ceil(min(self.timeout, remaining)))
+            try:
+                client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+            except DeadKernelError:
+                self._usable = False
+                self.problems.append(CellProblem(index, "died", "the kernel died in this cell"))
+                break
+            self.cells_run += 1
+            error = next((o for o in cell.outputs if o.output_type == "error"), None)
+            if error is None:
+                continue
+            if error.ename == TIMEOUT_ENAME:
+                self.problems.append(CellProblem(
+                    index, "timeout", f"interrupted after {client.timeout} s"
+                ))
+                if not self._responds():
+                    self.problems.append(CellProblem(
+                        index, "died", "the kernel ignored the interrupt and was stopped"
+                    ))
+                    self._usable = False
+                    break
+            else:
+                message = f"{error.ename}: {error.evalue}"
+                self.problems.append(CellProblem(index, "error", message[:500]))
+        return self.problems
+
+    def _responds(self) -> bool:
+        try:
+            self.evaluate("0", timeout=_PROBE_TIMEOUT_S)
+        except (EvaluationTimeout, KernelUnavailable):
+            return False
+        except EvaluationError:
+            return True
+        return True
+
+    # -- asking the kernel -------------------------------------------------------------------
+
+    def execute_silently(self, code: str, timeout: float | None = None) -> None:
+        """Run ``code`` in the kernel without history or output; raise if it fails."""
+        self._request(code, {}, timeout)
+
+    def evaluate(self, expression: str, timeout: float | None = None) -> str:
+        """The ``text/plain`` repr of ``expression`` evaluated in the submission's namespace."""
+        result = self._request("", {"value": expression}, timeout)["value"]
+        if result.get("status") != "ok":
+            raise EvaluationError(f"{result.get('ename')}: {result.get('evalue')}")
+        return result["data"]["text/plain"]
+
+    def _request(self, code: str, expressions: dict, timeout: float | None) -> dict:
+        if not self._usable or self._shell is None:
+            raise KernelUnavailable("the submission's kernel is no longer running")
+        timeout = self.timeout if timeout is None else timeout
+        msg_id = self._shell.execute(
+            code, silent=True, store_history=False, user_expressions=expressions
+        )
+        reply = self._wait(msg_id, timeout)
+        if reply is None:
+            run_sync(self._km.interrupt_kernel)()
+            if self._wait(msg_id, _PROBE_TIMEOUT_S) is None:
+                self._usable = False
+                raise KernelUnavailable(
+                    f"the kernel did not answer within {timeout:g} s and ignored the interrupt"
+                )
+            raise EvaluationTimeout(f"did not finish within {timeout:g} s (interrupted)")
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise EvaluationError(f"{content.get('ename')}: {content.get('evalue')}")
+        return content.get("user_expressions", {})
+
+    def _wait(self, msg_id: str, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                reply = self._shell.get_shell_msg(timeout=min(remaining, 1.0))
+            except Empty:
+                if not run_sync(self._km.is_alive)():
+                    self._usable = False
+                    raise KernelUnavailable("the submission's kernel died") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply
