@@ -1,0 +1,150 @@
+"""Figures the chapters share: training curves, accuracy by review length, gradients in time.
+
+Every function returns a matplotlib ``Figure`` (the chapter glues it and closes it); none calls
+``plt.show``. Colours come from one palette so a model keeps its colour across chapters.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3"]
+
+
+def _history_dict(history) -> dict[str, list[float]]:
+    """Per-epoch metrics from a ``TrainingRun``, a Keras ``History`` or a plain dict."""
+    if hasattr(history, "history"):
+        history = history.history
+    if not isinstance(history, dict) or not history:
+        raise ValueError("history must be a TrainingRun, a keras History or a non-empty dict")
+    return history
+
+
+def plot_training_curves(history, title: str | None = None):
+    """Loss and accuracy per epoch, training vs validation, side by side.
+
+    ``history`` maps metric names (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) to
+    one value per epoch.
+    """
+    metrics = _history_dict(history)
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.0))
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for prefix, label, style in (("", "training", "-o"), ("val_", "validation", "--s")):
+            values = metrics.get(prefix + metric)
+            if values is None:
+                continue
+            epochs = np.arange(1, len(values) + 1)
+            ax.plot(epochs, values, style, label=label, markersize=4)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_by_length(results_by_model: dict, title: str | None = None,
+                            chance: float | None = 0.5):
+    """Test accuracy per review-length bucket, one line per model, with ±1 standard error.
+
+    ``results_by_model`` maps a model's name to the list that
+    :func:`attention_course.training.accuracy_by_length` returns; all models must use the
+    same buckets. The x labels show each bucket's range and review count.
+    """
+    if not results_by_model:
+        raise ValueError("results_by_model is empty: nothing to plot")
+    first = next(iter(results_by_model.values()))
+    labels = [b["label"] for b in first]
+    for name, buckets in results_by_model.items():
+        if [b["label"] for b in buckets] != labels:
+            raise ValueError(
+                f"model {name!r} uses buckets {[b['label'] for b in buckets]}, "
+                f"expected {labels}"
+            )
+    positions = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    count = len(results_by_model)
+    for index, (name, buckets) in enumerate(results_by_model.items()):
+        shift = (index - (count - 1) / 2) * 0.06
+        acc = np.array([np.nan if b["accuracy"] is None else b["accuracy"] for b in buckets])
+        err = np.array([np.nan if b["stderr"] is None else b["stderr"] for b in buckets])
+        ax.errorbar(positions + shift, acc, yerr=err, marker="o", capsize=3, label=name,
+                    color=PALETTE[index % len(PALETTE)])
+    if chance is not None:
+        ax.axhline(chance, color="0.5", linestyle=":", linewidth=1)
+    ax.set_xticks(positions, [f"{b['label']}\n(n={b['count']})" for b in first])
+    ax.set_xlabel("review length in ids, before truncation (test reviews per bucket)")
+    ax.set_ylabel("test accuracy")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(frameon=False, fontsize=9)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gradient_norms(norms_by_model: dict, ylabel: str = "gradient norm",
+                        title: str | None = None):
+    """One curve per model of a gradient norm against the time step, on a log scale.
+
+    ``norms_by_model`` maps a model's name to a 1-D array of length T (one norm per step).
+    """
+    if not norms_by_model:
+        raise ValueError("norms_by_model is empty: nothing to plot")
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    for index, (name, norms) in enumerate(norms_by_model.items()):
+        norms = np.asarray(norms, dtype=float)
+        if norms.ndim != 1:
+            raise ValueError(f"norms for {name!r} must be 1-D (time,), got {norms.shape}")
+        ax.plot(np.arange(len(norms)), norms, label=name,
+                color=PALETTE[index % len(PALETTE)])
+    ax.set_yscale("log")
+    ax.set_xlabel("time step t (position of the word in the review)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(frameon=False, fontsize=9)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention_heatmap(weights, row_labels, col_labels, ax=None, title: str | None = None,
+                           cmap: str = "viridis", vmin: float | None = None,
+                           vmax: float | None = None, annotate: bool = True,
+                           fmt: str = ".2f", colorbar_label: str = "attention weight"):
+    """A (T_q, T_k) matrix of scores or weights as a labelled heatmap.
+
+    Rows are queries (``row_labels``, length T_q), columns keys (``col_labels``, length T_k).
+    ``annotate`` writes each value in its cell with ``fmt``. Draws into ``ax`` when given
+    (without a new figure) and returns the figure.
+    """
+    matrix = np.asarray(weights, dtype=float)
+    if matrix.ndim != 2:
+        raise ValueError(f"weights must be a 2-D (T_q, T_k) matrix, got shape {matrix.shape}")
+    if (len(row_labels), len(col_labels)) != matrix.shape:
+        raise ValueError(
+            f"labels ({len(row_labels)} rows, {len(col_labels)} columns) do not match "
+            f"weights of shape {matrix.shape}"
+        )
+    if ax is None:
+        rows, cols = matrix.shape
+        _, ax = plt.subplots(figsize=(1.2 + 0.62 * cols, 0.9 + 0.45 * rows))
+    image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(np.arange(len(col_labels)), col_labels, rotation=45, ha="right")
+    ax.set_yticks(np.arange(len(row_labels)), row_labels)
+    ax.tick_params(length=0)
+    if annotate:
+        for (i, j), value in np.ndenumerate(matrix):
+            red, green, blue, _ = image.cmap(image.norm(value))
+            dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
+            ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")
+    ax.figure.colorbar(image, ax=ax, label=colorbar_label, shrink=0.8)
+    if title:
+        ax.set_title(title)
+    return ax.figure

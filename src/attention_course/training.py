@@ -1,0 +1,190 @@
+"""Training and evaluation helpers that honour the run profile, and accuracy by review length.
+
+Shapes: padded reviews ``x`` are int matrices (n, maxlen); labels ``y`` are (n,) arrays of 0/1;
+predicted probabilities are (n,) floats in [0, 1]; review ``lengths`` are (n,) ints counted
+before any truncation (``data.review_lengths`` of the ragged reviews).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from attention_course.data import ImdbSplits
+
+# Lower edges of the review-length buckets (ids, start marker included, before truncation):
+# [0, 100), [100, 200), [200, 300), [300, 500) and 500 or more. Chapters comparing models by
+# length use these edges, so their results line up.
+LENGTH_BUCKETS: tuple[int, ...] = (0, 100, 200, 300, 500)
+
+
+@dataclass
+class TrainingRun:
+    """What :func:`fit_model` returns: per-epoch metrics and the wall-clock training time."""
+
+    history: dict[str, list[float]]
+    seconds: float
+    epochs: int
+    batch_size: int
+    train_size: int
+    extra: dict = field(default_factory=dict)
+
+    def last(self, metric: str) -> float:
+        """The final epoch's value of ``metric`` (e.g. ``"val_accuracy"``)."""
+        if metric not in self.history:
+            raise KeyError(f"no metric {metric!r}; recorded: {', '.join(self.history)}")
+        return self.history[metric][-1]
+
+
+def _check_pair(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 2 or x.dtype == object:
+        raise ValueError(
+            f"{what} reviews must be a padded int matrix (n, maxlen), got shape {x.shape} "
+            f"dtype {x.dtype} (pad ragged reviews with data.pad_reviews first)"
+        )
+    if y.shape != (len(x),):
+        raise ValueError(f"{what} labels must have shape ({len(x)},), got {y.shape}")
+    return x.astype(np.int32), y.astype(np.float32)
+
+
+def training_arrays(splits_or_arrays, maxlen: int):
+    """``((x_train, y_train), (x_val, y_val))`` as padded int32 matrices and float32 labels.
+
+    Accepts an :class:`~attention_course.data.ImdbSplits` (padded to ``maxlen`` at the end,
+    keeping each review's first ``maxlen`` ids) or the pair of pairs itself.
+    """
+    if isinstance(splits_or_arrays, ImdbSplits):
+        x_train, x_val, _ = splits_or_arrays.padded(maxlen)
+        pairs = ((x_train, splits_or_arrays.y_train), (x_val, splits_or_arrays.y_val))
+    else:
+        try:
+            (x_train, y_train), (x_val, y_val) = splits_or_arrays
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                "expected ImdbSplits or ((x_train, y_train), (x_val, y_val))"
+            ) from err
+        pairs = ((x_train, y_train), (x_val, y_val))
+    return _check_pair(*pairs[0], "training"), _check_pair(*pairs[1], "validation")
+
+
+def fit_model(
+    model,
+    splits_or_arrays,
+    profile,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    maxlen: int | None = None,
+    callbacks=None,
+    verbose: int = 2,
+) -> TrainingRun:
+    """Train a compiled ``model`` on the training reviews, validating after each epoch.
+
+    ``epochs``, ``batch_size`` and ``maxlen`` default to the profile's. ``verbose=2`` prints
+    one line per epoch. Returns a :class:`TrainingRun` with the history and the time taken.
+    """
+    epochs = profile.epochs if epochs is None else epochs
+    batch_size = profile.batch_size if batch_size is None else batch_size
+    maxlen = profile.maxlen if maxlen is None else maxlen
+    (x_train, y_train), (x_val, y_val) = training_arrays(splits_or_arrays, maxlen)
+    start = time.perf_counter()
+    history = model.fit(
+        x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
+        batch_size=batch_size, callbacks=callbacks, verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    metrics = {k: [float(v) for v in values] for k, values in history.history.items()}
+    return TrainingRun(metrics, seconds, epochs, batch_size, len(x_train))
+
+
+def predict_probabilities(model, x, batch_size: int = 256) -> np.ndarray:
+    """The model's probability of "positive" for each padded review: shape (n,)."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"x must be a padded matrix (n, maxlen), got shape {x.shape}")
+    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
+    return np.asarray(probabilities, dtype=np.float64).reshape(len(x))
+
+
+def accuracy(y_true, y_prob, threshold: float = 0.5) -> float:
+    """Share of reviews whose thresholded probability equals the 0/1 label."""
+    y_true, y_prob = np.asarray(y_true).ravel(), np.asarray(y_prob).ravel()
+    if y_true.shape != y_prob.shape or y_true.size == 0:
+        raise ValueError(
+            f"y_true and y_prob must be non-empty and the same length, got "
+            f"{np.shape(y_true)} and {np.shape(y_prob)}"
+        )
+    return float(np.mean((y_prob >= threshold) == (y_true == 1)))
+
+
+@dataclass
+class Evaluation:
+    """Accuracy on a split and the probabilities it came from, shape (n,)."""
+
+    accuracy: float
+    probabilities: np.ndarray
+
+
+def evaluate(model, x, y, batch_size: int = 256) -> Evaluation:
+    """Accuracy of ``model`` on padded reviews ``x`` (n, maxlen) with labels ``y`` (n,)."""
+    x, y = _check_pair(x, y, "evaluation")
+    probabilities = predict_probabilities(model, x, batch_size)
+    return Evaluation(accuracy(y, probabilities), probabilities)
+
+
+def bucket_labels(edges=LENGTH_BUCKETS) -> list[str]:
+    """Readable names of the length buckets, e.g. ``["<100", "100-199", ..., "500+"]``."""
+    edges = _check_edges(edges)
+    labels = []
+    for low, high in zip(edges, list(edges[1:]) + [None], strict=True):
+        if high is None:
+            labels.append(f"{low}+")
+        elif low == 0:
+            labels.append(f"<{high}")
+        else:
+            labels.append(f"{low}-{high - 1}")
+    return labels
+
+
+def _check_edges(edges) -> tuple[int, ...]:
+    edges = tuple(int(e) for e in edges)
+    steps = np.diff(edges)
+    if not edges or edges[0] != 0 or np.any(steps <= 0):
+        raise ValueError(f"bucket edges must start at 0 and increase strictly, got {edges}")
+    return edges
+
+
+def accuracy_by_length(y_true, y_prob, lengths, edges=LENGTH_BUCKETS) -> list[dict]:
+    """Accuracy in each review-length bucket.
+
+    ``edges`` are the buckets' lower edges; bucket i holds lengths in ``[edges[i],
+    edges[i+1])`` and the last one everything from ``edges[-1]`` up. Returns one dict per
+    bucket, JSON-ready: ``label``, ``low``, ``high`` (None for the last), ``count``,
+    ``accuracy`` (None for an empty bucket) and ``stderr``, the binomial standard error
+    sqrt(p(1-p)/n) of that accuracy.
+    """
+    edges = _check_edges(edges)
+    y_true, y_prob = np.asarray(y_true).ravel(), np.asarray(y_prob).ravel()
+    lengths = np.asarray(lengths).ravel()
+    if not (y_true.shape == y_prob.shape == lengths.shape):
+        raise ValueError(
+            f"y_true, y_prob and lengths must have the same shape, got {y_true.shape}, "
+            f"{y_prob.shape} and {lengths.shape}"
+        )
+    if lengths.size and lengths.min() < 0:
+        raise ValueError(f"review lengths cannot be negative, got {lengths.min()}")
+    correct = (y_prob >= 0.5) == (y_true == 1)
+    which = np.searchsorted(edges, lengths, side="right") - 1
+    buckets = []
+    for index, label in enumerate(bucket_labels(edges)):
+        inside = which == index
+        count = int(inside.sum())
+        acc = float(correct[inside].mean()) if count else None
+        stderr = float(np.sqrt(acc * (1 - acc) / count)) if count else None
+        high = edges[index + 1] if index + 1 < len(edges) else None
+        buckets.append({"label": label, "low": edges[index], "high": high,
+                        "count": count, "accuracy": acc, "stderr": stderr})
+    return buckets
