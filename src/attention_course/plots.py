@@ -142,7 +142,10 @@ def plot_attention_heatmap(weights, row_labels, col_labels, ax=None, title: str 
         for (i, j), value in np.ndenumerate(matrix):
             red, green, blue, _ = image.cmap(image.norm(value))
             dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-            ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=7,
+            text = format(value, fmt)
+            if float(text) == 0:  # no "-0.00"
+                text = format(0.0, fmt)
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
                     color="white" if dark else "black")
     ax.figure.colorbar(image, ax=ax, label=colorbar_label, shrink=0.8)
     if title:
