@@ -31,6 +31,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
 
 INSTALL_CELL = '''\
 # Run this chapter outside the book's repository (Colab, a downloaded copy):
@@ -139,6 +140,11 @@ def add_runnable_notebook(app: Sphinx, pagename: str, templatename: str, context
         return
     options = _theme_options(app)
     repository = options.get("repository_url", "")
+    if not repository.startswith("https://"):
+        raise ExtensionError(
+            f"runnable_notebooks: repository.url in _config.yml is {repository!r}; the "
+            "notebooks' first cell clones the course from it, so it must be an https:// URL"
+        )
     branch = options.get("repository_branch") or "main"
     relative = f"{app.config.runnable_notebooks_dir}/{pagename}.ipynb"
     notebook = runnable_notebook(Path(app.env.doc2path(pagename)), repository, branch)
