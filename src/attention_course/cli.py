@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 from attention_course import config
 
@@ -20,6 +22,76 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _course_root(given: str | None) -> Path:
+    from attention_course.grading.chapters import find_root
+
+    return find_root(Path(given)) if given else find_root()
+
+
+def _student(args: argparse.Namespace) -> int:
+    from attention_course.grading import chapters, student
+
+    try:
+        root = _course_root(args.root)
+        files = chapters.resolve_chapters(args.chapters, root)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"attention-course student: {err}", file=sys.stderr)
+        return 2
+    status = 0
+    for path in files:
+        try:
+            md, ipynb = student.write_student_version(path, args.output)
+        except ValueError as err:
+            print(f"attention-course student: {err}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{path.name}: wrote {md} and {ipynb}")
+    return status
+
+
+def _grade_progress(number: int, total: int, path: Path, result) -> None:
+    from attention_course.grading.gradebook import format_report
+
+    if result is None:
+        print(f"[{number}/{total}] grading {path} ...", file=sys.stderr, flush=True)
+    else:
+        print(format_report(result) + "\n", flush=True)
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from attention_course.grading import gradebook, grader
+
+    try:
+        root = _course_root(args.root)
+    except FileNotFoundError:
+        if args.root:
+            raise
+        root = None  # answers are then found from the submissions' own check calls
+    try:
+        catalogue = grader.Catalogue(root, hidden=args.hidden, extra=args.checks)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"attention-course grade: {err}", file=sys.stderr)
+        return 2
+    files = grader.expand_submissions(args.submissions)
+    if not files:
+        print("attention-course grade: no .ipynb or .md submissions found", file=sys.stderr)
+        return 2
+    settings = grader.Settings(
+        timeout=args.timeout, total_timeout=args.total_timeout,
+        profile=None if args.profile == "inherit" else args.profile, chapter=args.chapter,
+    )
+    start = time.monotonic()
+    results = grader.grade(files, catalogue, settings, progress=_grade_progress)
+    elapsed = time.monotonic() - start
+    written = [gradebook.write_csv(results, args.csv), gradebook.write_json(results, args.json)]
+    not_graded = sum(not r.graded for r in results)
+    print(
+        f"graded {len(results) - not_graded} of {len(results)} submissions in {elapsed:.1f} s "
+        f"({elapsed / len(results):.1f} s each); gradebook: {written[0]}, {written[1]}"
+    )
+    return 1 if not_graded else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attention-course", description="Tools for the course 'Attention, Step by Step'."
@@ -28,6 +100,46 @@ def build_parser() -> argparse.ArgumentParser:
     profile = commands.add_parser("profile", help="show the run profile and device in use")
     profile.add_argument("name", nargs="?", help="smoke, cpu or full (default: automatic)")
     profile.set_defaults(func=_profile)
+
+    student = commands.add_parser(
+        "student", help="write student versions of chapters (solutions removed)",
+        description="Write each chapter with its reference solutions replaced by "
+        "`raise NotImplementedError`, as .md and .ipynb.",
+    )
+    student.add_argument("chapters", nargs="*", metavar="CHAPTER",
+                         help="1, 01, ch01, a file stem or a path (default: every chapter)")
+    student.add_argument("-o", "--output", required=True, metavar="DIR",
+                         help="folder for the student versions")
+    student.add_argument("--root", metavar="DIR", help="the course folder (default: found)")
+    student.set_defaults(func=_student)
+
+    grade = commands.add_parser(
+        "grade", help="grade submissions into a gradebook (CSV + JSON)",
+        description="Run each submission in its own kernel, check its answers with the "
+        "course's checks (and hidden ones), print a table per submission and write a gradebook.",
+    )
+    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                       help=".ipynb or .md files, or folders holding them")
+    grade.add_argument("--hidden", action="append", default=[], metavar="DIR",
+                       help="folder (or file) of hidden checks, kept out of student material")
+    grade.add_argument("--checks", action="append", default=[], metavar="DIR",
+                       help="folder (or file) of extra public checks")
+    grade.add_argument("--timeout", type=float, default=60, metavar="S",
+                       help="seconds per cell and per answer call (default: 60)")
+    grade.add_argument("--total-timeout", type=float, default=900, metavar="S",
+                       help="seconds for a whole submission (default: 900)")
+    grade.add_argument("--profile", default="smoke",
+                       choices=[*config.PROFILES, "inherit"],
+                       help="ATTENTION_PROFILE in the grading kernel (default: smoke; "
+                       "inherit: leave the environment's)")
+    grade.add_argument("--chapter", metavar="CHAPTER",
+                       help="grade every submission as this chapter (default: detected)")
+    grade.add_argument("--csv", default="gradebook.csv", metavar="F",
+                       help="gradebook CSV (default: gradebook.csv)")
+    grade.add_argument("--json", default="gradebook.json", metavar="F",
+                       help="gradebook JSON with feedback (default: gradebook.json)")
+    grade.add_argument("--root", metavar="DIR", help="the course folder (default: found)")
+    grade.set_defaults(func=_grade)
     return parser
 
 

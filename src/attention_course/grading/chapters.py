@@ -96,7 +96,12 @@ def _toc_files(root: Path) -> list[Path]:
 
 
 def chapter_files(root: Path) -> list[Path]:
-    """Every chapter notebook: those in ``_toc.yml`` (in its order), then other ``book/*.md``."""
+    """Every chapter notebook: those in ``_toc.yml`` (in its order), then other ``book/*.md``.
+
+    Raises ``FileNotFoundError`` when ``root`` has no ``_toc.yml``.
+    """
+    if not (Path(root) / "_toc.yml").is_file():
+        raise FileNotFoundError(f"{root} is not a course folder: it has no _toc.yml")
     listed = [p for p in _toc_files(root) if p.is_file()]
     others = sorted(p for p in (root / "book").glob("*.md") if p not in listed)
     return [p for p in listed + others if is_chapter_source(p)]

@@ -9,7 +9,8 @@ answers in it (:mod:`attention_course.grading.remote`). Limits:
   runs (a kernel that ignores the interrupt is killed and the remaining cells are skipped);
 - the whole notebook gets ``total_timeout`` seconds;
 - a cell keeps at most ``max_output_chars`` characters of output;
-- errors never stop the run: every cell's error is recorded as a :class:`CellProblem`.
+- errors never stop the run: every cell's error is recorded as a :class:`CellProblem`;
+- cells listed in ``skip`` are not run (the grader skips a cell that killed an earlier kernel).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ SKIP_TAG = "skip-grading"
 """Cells with this tag are not executed by the grader (e.g. a slow plot nothing depends on)."""
 
 TIMEOUT_ENAME = "CellTimeout"
-_PROBE_TIMEOUT_S = 10.0
+_PROBE_TIMEOUT_S = 5.0
 
 
 class KernelUnavailable(RuntimeError):
@@ -53,14 +54,20 @@ class EvaluationError(RuntimeError):
 
 @dataclass
 class CellProblem:
-    """Something that went wrong in one cell: ``kind`` is "error", "timeout" or "died"."""
+    """Something that went wrong in one cell: "error", "timeout", "died" or "skipped".
+
+    ``cell`` is the cell's index in the notebook (0-based, markdown cells counted);
+    ``snippet`` is the start of its first line, to find it by eye.
+    """
 
     cell: int
     kind: str
     message: str
+    snippet: str = ""
 
     def __str__(self) -> str:
-        return f"cell {self.cell}: {self.kind}: {self.message}"
+        where = f"cell {self.cell + 1}" + (f" `{self.snippet}`" if self.snippet else "")
+        return f"{where}: {self.kind}: {self.message}"
 
 
 class _ThisPython(KernelSpecManager):
@@ -121,8 +128,12 @@ class SubmissionKernel:
         total_timeout: float = 900.0,
         profile: str | None = "smoke",
         max_output_chars: int = 100_000,
+        skip: frozenset[int] = frozenset(),
     ) -> None:
         self.notebook = notebook
+        self.skip = frozenset(skip)
+        self.fatal_cell: int | None = None
+        """The cell in which the kernel died or got stuck, if it did."""
         self.timeout = float(timeout)
         self.total_timeout = float(total_timeout)
         self.profile = profile
@@ -135,6 +146,7 @@ class SubmissionKernel:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._log = None
         self._usable = False
+        self._last_reply: dict = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -163,7 +175,7 @@ class SubmissionKernel:
             timeout=math.ceil(self.timeout), interrupt_on_timeout=True,
             error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "", "traceback": []},
             allow_errors=True, skip_cells_with_tag=SKIP_TAG, iopub_timeout=2,
-            record_timing=False,
+            record_timing=False, on_cell_executed=self._record_reply,
         )
         self._client.reset_execution_trackers()
         self._client.start_new_kernel_client()
@@ -194,6 +206,11 @@ class SubmissionKernel:
             self._tmp.cleanup()
             self._tmp = None
 
+    @property
+    def usable(self) -> bool:
+        """False once the kernel has died or stopped answering."""
+        return self._usable
+
     def kernel_log(self, limit: int = 2000) -> str:
         """The last ``limit`` characters the kernel process wrote outside any cell."""
         if self._tmp is None:
@@ -204,44 +221,54 @@ class SubmissionKernel:
 
     # -- running the notebook ----------------------------------------------------------------
 
+    def _record_reply(self, cell, cell_index, execute_reply) -> None:
+        self._last_reply = (execute_reply or {}).get("content", {})
+
     def run(self) -> list[CellProblem]:
-        """Execute every code cell in order; return the problems (also kept in ``problems``)."""
+        """Execute every code cell in order; return the problems (also kept in ``problems``).
+
+        A failing ``check`` call (``ExerciseFailed``) is not a problem of the run: the
+        grader's own checks report on the answers.
+        """
         deadline = time.monotonic() + self.total_timeout
         client = self._client
         for index, cell in enumerate(self.notebook.cells):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
+
+            def problem(kind: str, message: str, index=index, cell=cell) -> None:
+                first = cell.source.strip().splitlines()[0]
+                snippet = first if len(first) <= 40 else first[:37] + "..."
+                self.problems.append(CellProblem(index, kind, message, snippet))
+            if index in self.skip:
+                problem("skipped", "not run: it stopped the kernel in an earlier attempt")
+                continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.problems.append(CellProblem(
-                    index, "timeout",
-                    f"not run: the whole notebook exceeded {self.total_timeout:g} s",
-                ))
+                problem("timeout", f"not run: the notebook exceeded {self.total_timeout:g} s")
                 break
             client.timeout = max(1, math.ceil(min(self.timeout, remaining)))
+            self._last_reply = {}
             try:
                 client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
             except DeadKernelError:
                 self._usable = False
-                self.problems.append(CellProblem(index, "died", "the kernel died in this cell"))
+                self.fatal_cell = index
+                problem("died", "the kernel died in this cell")
                 break
             self.cells_run += 1
-            error = next((o for o in cell.outputs if o.output_type == "error"), None)
-            if error is None:
+            reply = self._last_reply
+            if reply.get("status") != "error":
                 continue
-            if error.ename == TIMEOUT_ENAME:
-                self.problems.append(CellProblem(
-                    index, "timeout", f"interrupted after {client.timeout} s"
-                ))
+            if reply.get("ename") == TIMEOUT_ENAME:
+                problem("timeout", f"interrupted after {client.timeout} s")
                 if not self._responds():
-                    self.problems.append(CellProblem(
-                        index, "died", "the kernel ignored the interrupt and was stopped"
-                    ))
+                    problem("died", "the kernel ignored the interrupt and was stopped")
                     self._usable = False
+                    self.fatal_cell = index
                     break
-            else:
-                message = f"{error.ename}: {error.evalue}"
-                self.problems.append(CellProblem(index, "error", message[:500]))
+            elif reply.get("ename") != "ExerciseFailed":
+                problem("error", f"{reply.get('ename')}: {reply.get('evalue')}"[:500])
         return self.problems
 
     def _responds(self) -> bool:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import json
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 from attention_course.grading.grader import SubmissionResult
 
 FIXED_COLUMNS = ["submission", "chapter", "graded", "earned", "points", "seconds"]
-_MESSAGE_LINES = 6
+_MESSAGE_LINES = 8
 
 
 def exercise_columns(results: Sequence[SubmissionResult]) -> list[str]:
@@ -27,11 +28,16 @@ def exercise_columns(results: Sequence[SubmissionResult]) -> list[str]:
     return columns
 
 
-def _clip(message: str, width: int) -> list[str]:
-    lines = message.splitlines() or [""]
-    if len(lines) > _MESSAGE_LINES:
-        lines = lines[:_MESSAGE_LINES] + [f"... ({len(lines) - _MESSAGE_LINES} more lines)"]
-    return [line if len(line) <= width else line[: width - 3] + "..." for line in lines]
+def _wrap(message: str, width: int, max_lines: int = _MESSAGE_LINES) -> list[str]:
+    """``message`` wrapped to ``width``, at most ``max_lines`` lines (then a count)."""
+    lines = [
+        piece
+        for line in (message.splitlines() or [""])
+        for piece in (textwrap.wrap(line, width, subsequent_indent="  ") or [""])
+    ]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines] + [f"... ({len(lines) - max_lines} more lines)"]
+    return lines
 
 
 def format_report(result: SubmissionResult, width: int = 100) -> str:
@@ -50,9 +56,9 @@ def format_report(result: SubmissionResult, width: int = 100) -> str:
             label = f"{o.name}{' (hidden)' if o.hidden else ''}: {o.status}"
             lines.append(f"      - {label}")
             if o.message:
-                lines += [f"        {line}" for line in _clip(o.message, width - 8)]
+                lines += [f"        {line}" for line in _wrap(o.message, width - 8)]
     for problem in result.problems:
-        lines += [f"  ! {line}" for line in _clip(problem, width - 4)[:2]]
+        lines += [f"  ! {line}" for line in _wrap(problem, width - 4, max_lines=3)]
     total = f"{result.earned:g}/{result.points:g}" if result.graded else "not graded"
     lines.append(f"  {'total':<{name_width}}  {total:>9}")
     return "\n".join(lines)

@@ -47,6 +47,7 @@ from attention_course.grading.remote import AnswerChannel
 from attention_course.grading.student import METADATA_KEY
 
 SUBMISSION_SUFFIXES = (".ipynb", ".md")
+MAX_KERNELS = 3
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,8 @@ class Catalogue:
         self.extra = load_check_files(extra, hidden=False)
         self.hidden = load_check_files(hidden, hidden=True)
         self._sources = chapter_index(self.root) if self.root is not None else {}
+        for key in self._sources:  # import every chapter's checks before any submission runs
+            core.import_chapter_checks(key)
 
     def knows(self, key: str) -> bool:
         return bool(self._checks(key))
@@ -237,6 +240,45 @@ def _score(exercise: GradedExercise, channel: AnswerChannel) -> ExerciseResult:
     return run_check_list(exercise.exercise_id, list(exercise.checks), answer)
 
 
+def _run_and_score(
+    notebook, exercises: list[GradedExercise], settings: Settings, problems: list[str]
+) -> list[ExerciseResult]:
+    """Run the notebook and score each exercise, in as many kernels as it takes.
+
+    A cell that kills its kernel (or hangs it beyond an interrupt) is skipped in a fresh
+    kernel, and an answer that kills its kernel costs only its own exercise: the next
+    exercises are scored in a fresh kernel. At most ``MAX_KERNELS`` kernels, all within the
+    submission's ``total_timeout``.
+    """
+    deadline = time.monotonic() + settings.total_timeout
+    skip: set[int] = set()
+    scored: dict[str, ExerciseResult] = {}
+    pending = list(exercises)
+    for _ in range(MAX_KERNELS):
+        remaining = deadline - time.monotonic()
+        if not pending or remaining <= 0:
+            break
+        with SubmissionKernel(
+            notebook, timeout=settings.timeout, total_timeout=remaining,
+            profile=settings.profile, max_output_chars=settings.max_output_chars,
+            skip=frozenset(skip),
+        ) as kernel:
+            kernel.run()
+            problems += [str(p) for p in kernel.problems if str(p) not in problems]
+            if kernel.fatal_cell is not None and kernel.fatal_cell not in skip:
+                skip.add(kernel.fatal_cell)  # try again without it
+                continue
+            channel = AnswerChannel(kernel, settings.timeout, deadline - time.monotonic())
+            while pending and kernel.usable:
+                exercise = pending.pop(0)
+                scored[exercise.exercise_id] = _score(exercise, channel)
+    for exercise in pending:
+        scored[exercise.exercise_id] = _unscored(
+            exercise, "error", "not checked: the submission's kernels kept dying or hanging"
+        )
+    return [scored[e.exercise_id] for e in exercises]
+
+
 def grade_submission(
     path: str | Path, catalogue: Catalogue, settings: Settings = Settings()
 ) -> SubmissionResult:
@@ -263,13 +305,7 @@ def grade_submission(
         result.seconds = time.monotonic() - start
         return result
     try:
-        with SubmissionKernel(
-            notebook, timeout=settings.timeout, total_timeout=settings.total_timeout,
-            profile=settings.profile, max_output_chars=settings.max_output_chars,
-        ) as kernel:
-            result.problems += [str(p) for p in kernel.run()]
-            channel = AnswerChannel(kernel, settings.timeout, settings.total_timeout)
-            result.exercises = [_score(e, channel) for e in exercises]
+        result.exercises = _run_and_score(notebook, exercises, settings, result.problems)
     except Exception as err:  # the kernel did not start, or a bug: score 0, say why
         message = f"the submission could not be run: {type(err).__name__}: {err}"
         result.problems.append(message)

@@ -158,7 +158,7 @@ class AnswerChannel:
             f"{name}['namespace'] = globals()\n"
         )
         try:
-            self.kernel.execute_silently(code, timeout=max(self.call_timeout, 30))
+            self.kernel.execute_silently(code, timeout=self.call_timeout)
         except (EvaluationError, EvaluationTimeout, KernelUnavailable) as err:
             raise AnswerError(f"could not reach the submission's kernel: {err}") from err
         return f"{name}['serve']"
