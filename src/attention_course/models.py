@@ -59,30 +59,39 @@ def build_recurrent_classifier(
     learning_rate: float = 1e-3,
     name: str | None = None,
 ) -> keras.Model:
-    """A compiled last-state classifier: Embedding -> ``kind`` recurrent layer -> sigmoid.
+    """A compiled classifier: Embedding -> ``kind``'s last state -> sigmoid.
 
     Args:
         kind: ``"simple_rnn"``, ``"gru"`` or ``"lstm"``.
-        num_words: vocabulary size; ids must lie in ``[0, num_words)``, 0 being padding.
+        num_words: vocabulary size: ids in ``[0, num_words)``, 0 = padding.
         embedding_dim: size of each word vector.
         units: size of the recurrent state.
         maxlen: length of the input rows, or None to accept any length.
         learning_rate: Adam's learning rate.
         name: the model's name (default: ``kind``).
 
-    Input shape (batch, maxlen) int; output shape (batch, 1), probabilities of "positive".
+    Input (batch, maxlen) int ids; output (batch, 1), P(review is positive).
     """
     if kind not in RECURRENT_LAYERS:
-        raise ValueError(f"kind must be one of {', '.join(RECURRENT_LAYERS)}, got {kind!r}")
-    _check_sizes(num_words=num_words, embedding_dim=embedding_dim, units=units, maxlen=maxlen)
+        known = ", ".join(RECURRENT_LAYERS)
+        raise ValueError(f"kind must be one of {known}, got {kind!r}")
+    _check_sizes(num_words=num_words, embedding_dim=embedding_dim,
+                 units=units, maxlen=maxlen)
     if num_words < 4:
-        raise ValueError(f"num_words must leave room for ids 0-2 and words, got {num_words}")
+        raise ValueError(
+            f"num_words must exceed the marker ids 0-2, got {num_words}")
+    # Fix 1: a padded int matrix of ids comes in, shape (batch, maxlen).
     ids = keras.Input(shape=(maxlen,), dtype="int32", name="ids")
-    vectors = keras.layers.Embedding(
-        num_words, embedding_dim, mask_zero=True, name=EMBEDDING_LAYER
-    )(ids)
-    state = RECURRENT_LAYERS[kind](units, name=RECURRENT_LAYER)(vectors)
-    probability = keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_LAYER)(state)
+    # Fix 2: each id becomes a learned vector; id 0 (padding) is masked.
+    vectors = keras.layers.Embedding(num_words, embedding_dim,
+                                     mask_zero=True,
+                                     name=EMBEDDING_LAYER)(ids)
+    # Fix 4: Keras' defaults (tanh, no recurrent_dropout): cuDNN-eligible.
+    recurrent = RECURRENT_LAYERS[kind](units, name=RECURRENT_LAYER)
+    state = recurrent(vectors)  # last state, (batch, units)
+    # Fix 3: a probability, trained with binary cross-entropy.
+    probability = keras.layers.Dense(1, activation="sigmoid",
+                                     name=OUTPUT_LAYER)(state)
     model = keras.Model(ids, probability, name=name or kind)
     return compile_classifier(model, learning_rate)
 

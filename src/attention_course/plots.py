@@ -151,3 +151,43 @@ def plot_attention_heatmap(weights, row_labels, col_labels, ax=None, title: str 
     if title:
         ax.set_title(title)
     return ax.figure
+
+
+def plot_unrolled_rnn(steps: int = 4):
+    """A diagram of a simple RNN unrolled over ``steps`` time steps.
+
+    Each column is one step: the input x_t enters through W, the previous state through U,
+    and the new state h_t goes up to the output and right to the next step. The same W, U
+    and b are used at every step.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2 to show a recurrence, got {steps}")
+    fig, ax = plt.subplots(figsize=(1.6 * steps + 1.6, 2.9))
+    box = dict(boxstyle="round,pad=0.35", linewidth=1.2)
+    arrow = dict(arrowstyle="-|>", color="0.25", linewidth=1.2, shrinkA=12, shrinkB=12)
+    xs = np.arange(steps) * 1.6 + 1.4
+    ax.annotate("", xy=(xs[0], 1.0), xytext=(0.0, 1.0), arrowprops=arrow)
+    ax.text(0.0, 1.0, "$h_0$", ha="center", va="center", fontsize=12,
+            bbox={**box, "facecolor": "white", "edgecolor": "0.6"})
+    for t, x in enumerate(xs, start=1):
+        name = "T" if t == steps else str(t)
+        ax.text(x, 0.0, f"$x_{{{name}}}$", ha="center", va="center", fontsize=12,
+                bbox={**box, "facecolor": "#DCE6F2", "edgecolor": PALETTE[0]})
+        ax.text(x, 1.0, f"$h_{{{name}}}$", ha="center", va="center", fontsize=12,
+                bbox={**box, "facecolor": "#FBE5D6", "edgecolor": PALETTE[1]})
+        ax.annotate("", xy=(x, 1.0), xytext=(x, 0.0), arrowprops=arrow)
+        ax.text(x + 0.08, 0.5, "$W$", fontsize=11, va="center")
+        if t > 1:
+            ax.annotate("", xy=(x, 1.0), xytext=(xs[t - 2], 1.0), arrowprops=arrow)
+            ax.text((x + xs[t - 2]) / 2, 1.12, "$U$", fontsize=11, ha="center")
+        if t == steps:
+            ax.annotate("", xy=(x, 1.9), xytext=(x, 1.0), arrowprops=arrow)
+            ax.text(x, 2.05, "classifier", ha="center", va="bottom", fontsize=10)
+    ax.text(xs[0] - 0.8, 1.12, "$U$", fontsize=11, ha="center")
+    if steps > 2:
+        ax.text((xs[-2] + xs[-1]) / 2, 0.0, "...", ha="center", va="center", fontsize=14)
+    ax.set_xlim(-0.5, xs[-1] + 0.6)
+    ax.set_ylim(-0.45, 2.4)
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
