@@ -357,3 +357,73 @@ def test_too_few_dimensions_and_unknown_score_raise_value_error():
         attention.dot_scores(np.ones(5), np.ones((3, 5)))
     with pytest.raises(ValueError, match="unknown score 'cosine'"):
         attention.attend(np.ones((1, 2)), np.ones((1, 2)), np.ones((1, 2)), score="cosine")
+
+
+# -- the chapters' exercise checks accept right answers and reject typical wrong ones ---------
+
+
+def _status(exercise_id, answer):
+    from attention_course.grading.core import run_checks
+
+    return run_checks(exercise_id, answer).status
+
+
+def _np_masked_softmax(scores, mask):
+    return np_(attention.masked_softmax(scores, mask))
+
+
+def test_chapter_3_checks():
+    def scaled(q, k):
+        return q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+
+    def scaled_by_length(q, k):
+        return q @ np.swapaxes(k, -1, -2) / np.sqrt(k.shape[-2])
+
+    assert _status("ch03.scaled_dot_scores", scaled) == "passed"
+    assert _status("ch03.scaled_dot_scores", scaled_by_length) == "failed"
+    assert _status("ch03.scaled_dot_scores", lambda q, k: scaled(q, k) * 2) == "failed"
+
+    def additive(q, k, w_q, w_k, v):
+        return np_(attention.additive_scores(q, k, w_q, w_k, v))
+
+    def additive_without_tanh(q, k, w_q, w_k, v):
+        return ((q @ w_q)[..., :, None, :] + (k @ w_k)[..., None, :, :]) @ v
+
+    assert _status("ch03.additive_scores", additive) == "passed"
+    assert _status("ch03.additive_scores", additive_without_tanh) == "failed"
+
+    def cosine_nan_on_zero(q, k):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            qn = q / np.linalg.norm(q, axis=-1, keepdims=True)
+            kn = k / np.linalg.norm(k, axis=-1, keepdims=True)
+        return qn @ np.swapaxes(kn, -1, -2)
+
+    result = _status("ch03.cosine_scores", cosine_nan_on_zero)
+    assert result == "failed"
+
+
+def test_chapter_4_checks():
+    def naive(x, axis=-1):
+        e = np.exp(x)
+        return e / e.sum(axis=axis, keepdims=True)
+
+    assert _status("ch04.stable_softmax", lambda x, axis=-1: np_(attention.softmax(x, axis))) \
+        == "passed"
+    assert _status("ch04.stable_softmax", naive) == "failed"
+
+    def keras_style(scores, mask):  # the "uniform" fully masked row
+        return np_(attention.softmax(np.where(mask, scores, scores - 1e9)))
+
+    def zero_after(scores, mask):
+        return np.where(mask, np_(attention.softmax(scores)), 0.0)
+
+    assert _status("ch04.masked_softmax", _np_masked_softmax) == "passed"
+    assert _status("ch04.masked_softmax", keras_style) == "failed"
+    assert _status("ch04.masked_softmax", zero_after) == "failed"
+
+    def jacobian(x):
+        p = np_(attention.softmax(x))
+        return np.diag(p) - np.outer(p, p)
+
+    assert _status("ch04.softmax_jacobian", jacobian) == "passed"
+    assert _status("ch04.softmax_jacobian", lambda x: np.diag(jacobian(x))) == "failed"
