@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -55,7 +56,8 @@ def _grade_progress(number: int, total: int, path: Path, result) -> None:
     if result is None:
         print(f"[{number}/{total}] grading {path} ...", file=sys.stderr, flush=True)
     else:
-        print(format_report(result) + "\n", flush=True)
+        width = min(max(shutil.get_terminal_size().columns, 60), 120)
+        print(format_report(result, width=width) + "\n", flush=True)
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -87,7 +89,7 @@ def _grade(args: argparse.Namespace) -> int:
     not_graded = sum(not r.graded for r in results)
     print(
         f"graded {len(results) - not_graded} of {len(results)} submissions in {elapsed:.1f} s "
-        f"({elapsed / len(results):.1f} s each); gradebook: {written[0]}, {written[1]}"
+        f"({elapsed / len(results):.1f} s each)\ngradebook: {written[0]}, {written[1]}"
     )
     return 1 if not_graded else 0
 

@@ -185,12 +185,12 @@ def chapter_index(root: Path) -> dict[str, Path]:
 def resolve_chapters(specs: list[str], root: Path) -> list[Path]:
     """Chapter files for command-line names: a path, ``1``, ``01``, ``ch01`` or a file stem.
 
-    No names means every chapter. Raises ``ValueError`` listing the chapters for a name that
-    matches none.
+    No names means every numbered chapter (``01_...md``; not pages such as ``grading.md``).
+    Raises ``ValueError`` listing the chapters for a name that matches none.
     """
     files = chapter_files(root)
     if not specs:
-        return files
+        return [p for p in files if key_from_name(p.name)]
     chosen = []
     for spec in specs:
         path = Path(spec)

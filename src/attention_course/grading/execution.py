@@ -36,6 +36,8 @@ from nbclient.exceptions import DeadKernelError
 SKIP_TAG = "skip-grading"
 """Cells with this tag are not executed by the grader (e.g. a slow plot nothing depends on)."""
 
+EXPECTED_ERROR_TAG = "raises-exception"
+"""A cell meant to fail (the book's convention): its error is not reported as a problem."""
 TIMEOUT_ENAME = "CellTimeout"
 _PROBE_TIMEOUT_S = 5.0
 
@@ -92,14 +94,19 @@ class _CappedClient(NotebookClient):
             len(str(v)) for v in (content.get("data") or {}).values()
         )
         kept = self._kept.get(cell_index, 0)
-        if msg.get("msg_type") != "error" and kept + size > self.max_chars:
-            if kept <= self.max_chars:  # say once that the rest was dropped
-                self._kept[cell_index] = self.max_chars + 1
-                note = f"\n[grader: output beyond {self.max_chars:,} characters dropped]\n"
-                outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
+        if msg.get("msg_type") == "error" or kept + size <= self.max_chars:
+            self._kept[cell_index] = kept + size
+            return super().output(outs, msg, display_id, cell_index)
+        if kept > self.max_chars:  # already cut
             return None
-        self._kept[cell_index] = kept + size
-        return super().output(outs, msg, display_id, cell_index)
+        self._kept[cell_index] = self.max_chars + 1
+        if msg.get("msg_type") == "stream":  # keep what fits
+            room = self.max_chars - kept
+            msg = {**msg, "content": {**content, "text": content["text"][:room]}}
+            super().output(outs, msg, display_id, cell_index)
+        note = f"\n[grader: output beyond {self.max_chars:,} characters dropped]\n"
+        outs.append(nbformat.v4.new_output("stream", name="stdout", text=note))
+        return None
 
 
 def kernel_environment(profile: str | None) -> dict[str, str]:
@@ -228,7 +235,8 @@ class SubmissionKernel:
         """Execute every code cell in order; return the problems (also kept in ``problems``).
 
         A failing ``check`` call (``ExerciseFailed``) is not a problem of the run: the
-        grader's own checks report on the answers.
+        grader's own checks report on the answers. Nor is an error in a cell tagged
+        ``raises-exception``.
         """
         deadline = time.monotonic() + self.total_timeout
         client = self._client
@@ -240,6 +248,7 @@ class SubmissionKernel:
                 first = cell.source.strip().splitlines()[0]
                 snippet = first if len(first) <= 40 else first[:37] + "..."
                 self.problems.append(CellProblem(index, kind, message, snippet))
+            tags = cell.get("metadata", {}).get("tags", [])
             if index in self.skip:
                 problem("skipped", "not run: it stopped the kernel in an earlier attempt")
                 continue
@@ -267,7 +276,7 @@ class SubmissionKernel:
                     self._usable = False
                     self.fatal_cell = index
                     break
-            elif reply.get("ename") != "ExerciseFailed":
+            elif reply.get("ename") != "ExerciseFailed" and EXPECTED_ERROR_TAG not in tags:
                 problem("error", f"{reply.get('ename')}: {reply.get('evalue')}"[:500])
         return self.problems
 
