@@ -142,3 +142,25 @@ def test_results_errors(tmp_path, monkeypatch):
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         results.load_results("broken")
+
+
+def test_ch02_checks_accept_the_reference_and_reject_mistakes():
+    from attention_course import rnn
+    from attention_course.data import pad_reviews
+    from attention_course.grading.core import run_checks
+
+    def right(x, w, u, b):
+        return rnn.simple_rnn_forward(x, w, u, b, return_sequences=True)
+
+    def no_bias(x, w, u, b):
+        return rnn.simple_rnn_forward(x, w, u, None, return_sequences=True)
+
+    assert run_checks("ch02.rnn_forward", right).status == "passed"
+    wrong = run_checks("ch02.rnn_forward", no_bias)
+    assert wrong.status == "failed" and "step t=0" in wrong.outcomes[0].message
+
+    def no_clipping(reviews, labels, maxlen, num_words):
+        return pad_reviews(reviews, maxlen), np.asarray(labels, dtype=np.float32)
+
+    result = run_checks("ch02.prepare_reviews", no_clipping)
+    assert result.status == "failed" and "OOV id 2" in result.outcomes[0].message

@@ -88,69 +88,35 @@ def plot_accuracy_by_length(results_by_model: dict, title: str | None = None,
 
 
 def plot_gradient_norms(norms_by_model: dict, ylabel: str = "gradient norm",
-                        title: str | None = None):
+                        title: str | None = None, ax=None):
     """One curve per model of a gradient norm against the time step, on a log scale.
 
-    ``norms_by_model`` maps a model's name to a 1-D array of length T (one norm per step).
+    ``norms_by_model`` maps a model's name to a 1-D array of length T (one norm per step);
+    zeros (gradients that underflowed) are left out of the log-scale curve. Draws into
+    ``ax`` when given (for side-by-side panels), else into a new figure; returns the figure.
     """
     if not norms_by_model:
         raise ValueError("norms_by_model is empty: nothing to plot")
-    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    else:
+        fig = ax.figure
     for index, (name, norms) in enumerate(norms_by_model.items()):
         norms = np.asarray(norms, dtype=float)
         if norms.ndim != 1:
             raise ValueError(f"norms for {name!r} must be 1-D (time,), got {norms.shape}")
-        ax.plot(np.arange(len(norms)), norms, label=name,
+        shown = np.where(norms > 0, norms, np.nan)
+        ax.plot(np.arange(len(norms)), shown, label=name,
                 color=PALETTE[index % len(PALETTE)])
     ax.set_yscale("log")
-    ax.set_xlabel("time step t (position of the word in the review)")
+    ax.set_xlabel("time step t (position of the word)")
     ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3, which="major")
     ax.legend(frameon=False, fontsize=9)
     if title:
         ax.set_title(title)
     fig.tight_layout()
     return fig
-
-
-def plot_attention_heatmap(weights, row_labels, col_labels, ax=None, title: str | None = None,
-                           cmap: str = "viridis", vmin: float | None = None,
-                           vmax: float | None = None, annotate: bool = True,
-                           fmt: str = ".2f", colorbar_label: str = "attention weight"):
-    """A (T_q, T_k) matrix of scores or weights as a labelled heatmap.
-
-    Rows are queries (``row_labels``, length T_q), columns keys (``col_labels``, length T_k).
-    ``annotate`` writes each value in its cell with ``fmt``. Draws into ``ax`` when given
-    (without a new figure) and returns the figure.
-    """
-    matrix = np.asarray(weights, dtype=float)
-    if matrix.ndim != 2:
-        raise ValueError(f"weights must be a 2-D (T_q, T_k) matrix, got shape {matrix.shape}")
-    if (len(row_labels), len(col_labels)) != matrix.shape:
-        raise ValueError(
-            f"labels ({len(row_labels)} rows, {len(col_labels)} columns) do not match "
-            f"weights of shape {matrix.shape}"
-        )
-    if ax is None:
-        rows, cols = matrix.shape
-        _, ax = plt.subplots(figsize=(1.2 + 0.62 * cols, 0.9 + 0.45 * rows))
-    image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    ax.set_xticks(np.arange(len(col_labels)), col_labels, rotation=45, ha="right")
-    ax.set_yticks(np.arange(len(row_labels)), row_labels)
-    ax.tick_params(length=0)
-    if annotate:
-        for (i, j), value in np.ndenumerate(matrix):
-            red, green, blue, _ = image.cmap(image.norm(value))
-            dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-            text = format(value, fmt)
-            if float(text) == 0:  # no "-0.00"
-                text = format(0.0, fmt)
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")
-    ax.figure.colorbar(image, ax=ax, label=colorbar_label, shrink=0.8)
-    if title:
-        ax.set_title(title)
-    return ax.figure
 
 
 def plot_unrolled_rnn(steps: int = 4):
