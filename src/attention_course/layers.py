@@ -1,0 +1,128 @@
+"""Keras layers built on :mod:`attention_course.attention`.
+
+:class:`AttentionPooling` turns a sequence of vectors into one vector, a weighted average
+whose weights a learned query chooses. It is the step between a recurrent layer that returns
+every state and a classifier that needs one vector per review::
+
+    states (batch, time, d) --AttentionPooling--> context (batch, d)   [+ weights (batch, time)]
+
+The layer reads the Keras mask that ``Embedding(mask_zero=True)`` creates and recurrent layers
+with ``return_sequences=True`` pass on, so padded positions get a weight of exactly 0.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from attention_course.attention import attend
+
+__all__ = ["AttentionPooling", "POOLING_SCORES"]
+
+POOLING_SCORES = ("additive", "scaled_dot")
+"""The score functions :class:`AttentionPooling` accepts."""
+
+
+@keras.saving.register_keras_serializable(package="attention_course")
+class AttentionPooling(keras.layers.Layer):
+    """Attention pooling with a learned query: one weighted average per sequence.
+
+    For states ``h_1 … h_T`` (the keys and the values) and a learned query ``q``:
+
+    - ``score="additive"`` (Bahdanau): ``s_t = vᵀ tanh(q W_q + h_t W_k)``, with ``q`` (1, d),
+      ``W_q`` (d, units), ``W_k`` (d, units) and ``v`` (units,). Since ``q`` is fixed,
+      ``q W_q`` acts as a learned bias: this is the pooling of Yang et al.'s hierarchical
+      attention networks.
+    - ``score="scaled_dot"``: ``s_t = q · h_t / √d`` with ``q`` (1, d).
+
+    The weights are ``a = masked_softmax(s, mask)`` and the output is ``c = Σ_t a_t h_t``.
+
+    Args:
+        score: ``"additive"`` or ``"scaled_dot"``.
+        units: size ``units`` of the additive score's hidden layer (default: ``d``);
+            ignored by ``"scaled_dot"``.
+        return_weights: if True the layer returns ``(context, weights)``, else the context.
+
+    Call arguments:
+        inputs: float tensor (batch, time, d).
+        mask: optional boolean (batch, time), True on real tokens; Keras passes it
+            automatically from a masking ``Embedding`` through recurrent layers.
+
+    Returns:
+        context (batch, d), and with ``return_weights`` also weights (batch, time), which are
+        exactly 0 where the mask is False and sum to 1 over each row's unmasked positions (a
+        row with no unmasked position gets all-zero weights and a zero context).
+    """
+
+    def __init__(self, score: str = "additive", units: int | None = None,
+                 return_weights: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if score not in POOLING_SCORES:
+            raise ValueError(f"score must be one of {', '.join(POOLING_SCORES)}, got {score!r}")
+        if units is not None and (not isinstance(units, int) or units < 1):
+            raise ValueError(f"units must be a positive integer or None, got {units!r}")
+        self.score = score
+        self.units = units
+        self.return_weights = bool(return_weights)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(
+                "AttentionPooling expects inputs of shape (batch, time, features) with a "
+                f"known feature size, got shape {input_shape}"
+            )
+        features = input_shape[-1]
+        self.query = self.add_weight(
+            name="query", shape=(1, features), initializer="random_normal"
+        )
+        if self.score == "additive":
+            hidden = self.units or features
+            self.w_q = self.add_weight(name="w_q", shape=(features, hidden),
+                                       initializer="glorot_uniform")
+            self.w_k = self.add_weight(name="w_k", shape=(features, hidden),
+                                       initializer="glorot_uniform")
+            self.v = self.add_weight(name="v", shape=(hidden,), initializer="random_normal")
+
+    def _check_call(self, inputs, mask) -> None:
+        shape = tuple(inputs.shape)
+        if len(shape) != 3:
+            raise ValueError(
+                f"AttentionPooling expects inputs of shape (batch, time, features), "
+                f"got shape {shape}"
+            )
+        if mask is not None:
+            mask_shape = tuple(mask.shape)
+            same = len(mask_shape) == 2 and all(
+                m is None or s is None or m == s
+                for m, s in zip(mask_shape, shape[:2], strict=True)
+            )
+            if not same:
+                raise ValueError(
+                    f"the mask must have shape (batch, time) = {shape[:2]} to match inputs "
+                    f"of shape {shape}, got mask shape {mask_shape}"
+                )
+
+    def call(self, inputs, mask=None):
+        self._check_call(inputs, mask)
+        params = {}
+        if self.score == "additive":
+            params = {"w_q": self.w_q, "w_k": self.w_k, "v": self.v}
+        key_mask = None if mask is None else ops.expand_dims(mask, 1)  # (batch, 1, time)
+        context, weights = attend(self.query, inputs, inputs, score=self.score,
+                                  mask=key_mask, **params)
+        context = ops.squeeze(context, axis=1)  # (batch, 1, d) -> (batch, d)
+        weights = ops.squeeze(weights, axis=1)  # (batch, 1, time) -> (batch, time)
+        if self.return_weights:
+            return context, weights
+        return context
+
+    def compute_mask(self, inputs, mask=None):
+        # The outputs are no longer sequences: nothing downstream should be masked.
+        return (None, None) if self.return_weights else None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(score=self.score, units=self.units, return_weights=self.return_weights)
+        return config
