@@ -119,6 +119,46 @@ def plot_gradient_norms(norms_by_model: dict, ylabel: str = "gradient norm",
     return fig
 
 
+def plot_attention_heatmap(weights, row_labels, col_labels, ax=None, title: str | None = None,
+                           cmap: str = "viridis", vmin: float | None = None,
+                           vmax: float | None = None, annotate: bool = True,
+                           fmt: str = ".2f", colorbar_label: str = "attention weight"):
+    """A (T_q, T_k) matrix of scores or weights as a labelled heatmap.
+
+    Rows are queries (``row_labels``, length T_q), columns keys (``col_labels``, length T_k).
+    ``annotate`` writes each value in its cell with ``fmt``. Draws into ``ax`` when given
+    (without a new figure) and returns the figure.
+    """
+    matrix = np.asarray(weights, dtype=float)
+    if matrix.ndim != 2:
+        raise ValueError(f"weights must be a 2-D (T_q, T_k) matrix, got shape {matrix.shape}")
+    if (len(row_labels), len(col_labels)) != matrix.shape:
+        raise ValueError(
+            f"labels ({len(row_labels)} rows, {len(col_labels)} columns) do not match "
+            f"weights of shape {matrix.shape}"
+        )
+    if ax is None:
+        rows, cols = matrix.shape
+        _, ax = plt.subplots(figsize=(1.2 + 0.62 * cols, 0.9 + 0.45 * rows))
+    image = ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(np.arange(len(col_labels)), col_labels, rotation=45, ha="right")
+    ax.set_yticks(np.arange(len(row_labels)), row_labels)
+    ax.tick_params(length=0)
+    if annotate:
+        for (i, j), value in np.ndenumerate(matrix):
+            red, green, blue, _ = image.cmap(image.norm(value))
+            dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
+            text = format(value, fmt)
+            if float(text) == 0:  # no "-0.00"
+                text = format(0.0, fmt)
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")
+    ax.figure.colorbar(image, ax=ax, label=colorbar_label, shrink=0.8)
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
 def plot_unrolled_rnn(steps: int = 4):
     """A diagram of a simple RNN unrolled over ``steps`` time steps.
 
