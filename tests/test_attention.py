@@ -427,3 +427,20 @@ def test_chapter_4_checks():
 
     assert _status("ch04.softmax_jacobian", jacobian) == "passed"
     assert _status("ch04.softmax_jacobian", lambda x: np.diag(jacobian(x))) == "failed"
+
+
+def test_plot_attention_heatmap_labels_and_checks_shapes():
+    import matplotlib.pyplot as plt
+
+    from attention_course.plots import plot_attention_heatmap
+
+    weights = np.array([[0.25, 0.75, 0.0], [1.0, 0.0, -0.001]])
+    fig = plot_attention_heatmap(weights, ["q1", "q2"], ["a", "b", "c"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["q1", "q2"]
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == sorted(["0.25", "0.75", "0.00", "1.00", "0.00", "0.00"])  # no "-0.00"
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"\(2, 3\)"):
+        plot_attention_heatmap(weights, ["q1"], ["a", "b", "c"])
