@@ -114,8 +114,8 @@ def test_committed_untouched_submission_is_the_current_student_version():
 def test_every_book_chapter_has_well_formed_exercises(chapter):
     notebook = chapters.read_notebook(chapter)
     version = student.student_notebook(notebook, chapter.name)  # raises on malformed blocks
-    text = "\n".join(c.source for c in version.cells)
-    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    code = "\n".join(c.source for c in version.cells if c.cell_type == "code")
+    assert "BEGIN SOLUTION" not in code and "END SOLUTION" not in code
     stated = chapters.stated_points(notebook)
     for call in chapters.check_calls(notebook):
         checks = core.checks_for(call.exercise_id)
@@ -126,7 +126,9 @@ def test_every_book_chapter_has_well_formed_exercises(chapter):
                 f"{chapter.name}: {call.exercise_id} says {stated[call.exercise_id]:g} points, "
                 f"its checks are worth {registered:g}"
             )
-    solution_cells = sum("BEGIN SOLUTION" in c.source for c in notebook.cells)
+    solution_cells = sum(
+        "BEGIN SOLUTION" in c.source for c in notebook.cells if c.cell_type == "code"
+    )
     assert solution_cells <= len(chapters.check_calls(notebook)), (
         f"{chapter.name}: {solution_cells} solution cells but fewer check calls"
     )
@@ -273,6 +275,16 @@ def test_unreadable_file_scores_nothing_and_does_not_stop_the_batch(graded):
     result = graded["not_a_notebook.ipynb"]
     assert not result.graded and result.exercises == []
     assert "cannot read" in result.problems[0]
+
+
+def test_parallel_grading_gives_the_same_scores_in_the_same_order(graded, catalogue):
+    names = ["partly_right.ipynb", "not_a_notebook.ipynb", "tampering.ipynb",
+             "untouched.ipynb", "no_check_cells.ipynb"]
+    results = grade([SUBMISSIONS / n for n in names], catalogue, SETTINGS, jobs=3)
+    assert [Path(r.submission).name for r in results] == names
+    assert [(r.earned, r.points) for r in results] == [
+        (graded[n].earned, graded[n].points) for n in names
+    ]
 
 
 def test_hidden_checks_count_and_are_marked(graded):

@@ -83,7 +83,7 @@ def _grade(args: argparse.Namespace) -> int:
         profile=None if args.profile == "inherit" else args.profile, chapter=args.chapter,
     )
     start = time.monotonic()
-    results = grader.grade(files, catalogue, settings, progress=_grade_progress)
+    results = grader.grade(files, catalogue, settings, _grade_progress, jobs=args.jobs)
     elapsed = time.monotonic() - start
     written = [gradebook.write_csv(results, args.csv), gradebook.write_json(results, args.json)]
     not_graded = sum(not r.graded for r in results)
@@ -134,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=[*config.PROFILES, "inherit"],
                        help="ATTENTION_PROFILE in the grading kernel (default: smoke; "
                        "inherit: leave the environment's)")
+    grade.add_argument("--jobs", type=int, default=1, metavar="N",
+                       help="grade N submissions at a time (default: 1)")
     grade.add_argument("--chapter", metavar="CHAPTER",
                        help="grade every submission as this chapter (default: detected)")
     grade.add_argument("--csv", default="gradebook.csv", metavar="F",

@@ -40,6 +40,7 @@ EXPECTED_ERROR_TAG = "raises-exception"
 """A cell meant to fail (the book's convention): its error is not reported as a problem."""
 TIMEOUT_ENAME = "CellTimeout"
 _PROBE_TIMEOUT_S = 5.0
+_NOISE = "Kernel is running over TCP without encryption"  # ipykernel's warning at start
 
 
 class KernelUnavailable(RuntimeError):
@@ -146,7 +147,6 @@ class SubmissionKernel:
         self.profile = profile
         self.max_output_chars = max_output_chars
         self.problems: list[CellProblem] = []
-        self.cells_run = 0
         self._km: AsyncKernelManager | None = None
         self._client: _CappedClient | None = None
         self._shell: BlockingKernelClient | None = None
@@ -169,7 +169,9 @@ class SubmissionKernel:
         self.close()
 
     def _start(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="attention-grade-")
+        self._tmp = tempfile.TemporaryDirectory(
+            prefix="attention-grade-", ignore_cleanup_errors=True
+        )
         folder = Path(self._tmp.name)
         self._log = open(folder / "kernel.log", "wb")  # noqa: SIM115 (closed in close())
         self._km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_ThisPython())
@@ -218,13 +220,14 @@ class SubmissionKernel:
         """False once the kernel has died or stopped answering."""
         return self._usable
 
-    def kernel_log(self, limit: int = 2000) -> str:
-        """The last ``limit`` characters the kernel process wrote outside any cell."""
+    def kernel_log(self, limit: int = 300) -> str:
+        """The end of what the kernel process wrote outside any cell (e.g. a fatal error)."""
         if self._tmp is None:
             return ""
         self._log.flush()
-        text = (Path(self._tmp.name) / "kernel.log").read_bytes()[-limit:]
-        return text.decode("utf-8", "replace")
+        text = (Path(self._tmp.name) / "kernel.log").read_bytes().decode("utf-8", "replace")
+        lines = [line for line in text.splitlines() if line.strip() and _NOISE not in line]
+        return "\n".join(lines)[-limit:]
 
     # -- running the notebook ----------------------------------------------------------------
 
@@ -263,9 +266,10 @@ class SubmissionKernel:
             except DeadKernelError:
                 self._usable = False
                 self.fatal_cell = index
-                problem("died", "the kernel died in this cell")
+                log = self.kernel_log()
+                said = f"; it said: {log}" if log else ""
+                problem("died", f"the kernel died in this cell{said}")
                 break
-            self.cells_run += 1
             reply = self._last_reply
             if reply.get("status") != "error":
                 continue

@@ -21,9 +21,11 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import secrets
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,25 +329,40 @@ def expand_submissions(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def _grade_safely(path: Path, catalogue: Catalogue, settings: Settings) -> SubmissionResult:
+    try:
+        return grade_submission(path, catalogue, settings)
+    except Exception as err:  # a grader bug must not stop the batch either
+        result = SubmissionResult(str(path), None, graded=False)
+        result.problems.append(f"grading failed: {type(err).__name__}: {err}")
+        return result
+
+
 def grade(
     paths: Iterable[str | Path],
     catalogue: Catalogue,
     settings: Settings = Settings(),
     progress: Callable[[int, int, Path, SubmissionResult | None], None] | None = None,
+    jobs: int = 1,
 ) -> list[SubmissionResult]:
-    """Grade every submission in turn; ``progress(i, n, path, result)`` is called before
-    (result None) and after each one."""
+    """Grade every submission, ``jobs`` at a time (each in its own kernel); results in the
+    order given. ``progress(i, n, path, result)`` is called when submission ``i`` of ``n``
+    starts (result None) and when it is done."""
     files = expand_submissions(paths)
-    results = []
-    for number, path in enumerate(files, start=1):
+    lock = threading.Lock()
+
+    def one(number: int, path: Path) -> SubmissionResult:
         if progress:
-            progress(number, len(files), path, None)
-        try:
-            result = grade_submission(path, catalogue, settings)
-        except Exception as err:  # a grader bug must not stop the batch either
-            result = SubmissionResult(str(path), None, graded=False)
-            result.problems.append(f"grading failed: {type(err).__name__}: {err}")
-        results.append(result)
+            with lock:
+                progress(number, len(files), path, None)
+        result = _grade_safely(path, catalogue, settings)
         if progress:
-            progress(number, len(files), path, result)
-    return results
+            with lock:
+                progress(number, len(files), path, result)
+        return result
+
+    if jobs <= 1:
+        return [one(number, path) for number, path in enumerate(files, start=1)]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(one, n, path) for n, path in enumerate(files, start=1)]
+        return [future.result() for future in futures]

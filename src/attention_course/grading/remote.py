@@ -152,10 +152,13 @@ class AnswerChannel:
     def _install(self) -> str:
         name = f"_grader_channel_{secrets.token_hex(8)}"
         source = Path(__file__).with_name("remote_kernel.py").read_text(encoding="utf-8")
+        # Builtins through a fresh import: a submission may have its own `compile` or `exec`.
         code = (
+            f"import builtins as {name}_builtins\n"
             f"{name} = {{'__name__': {name!r}}}\n"
-            f"exec(compile({source!r}, 'remote_kernel.py', 'exec'), {name})\n"
-            f"{name}['namespace'] = globals()\n"
+            f"{name}_builtins.exec({name}_builtins.compile({source!r}, 'remote_kernel.py', "
+            f"'exec'), {name})\n"
+            f"{name}['namespace'] = {name}_builtins.globals()\n"
         )
         try:
             self.kernel.execute_silently(code, timeout=self.call_timeout)
