@@ -104,7 +104,7 @@ class SubmissionResult:
             "graded": self.graded,
             "earned": self.earned,
             "points": self.points,
-            "seconds": round(self.seconds, 2),
+            "seconds": round(self.seconds, 1),  # as the table and the CSV show it
             "problems": list(self.problems),
             "exercises": {
                 e.exercise_id: {
