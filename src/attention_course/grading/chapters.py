@@ -203,7 +203,7 @@ def resolve_chapters(specs: list[str], root: Path) -> list[Path]:
             if p.stem == spec or (key is not None and key_from_name(p.name) == key)
         ]
         if len(matches) != 1:
-            known = ", ".join(p.stem for p in files)
+            known = ", ".join(p.stem for p in files if key_from_name(p.name))
             raise ValueError(f"no single chapter matches {spec!r}; chapters are: {known}")
         chosen.append(matches[0])
     return chosen
