@@ -133,7 +133,7 @@ def import_chapter_checks(chapter: str) -> bool:
 def registered_exercises(chapter: str) -> list[str]:
     """Ids of the package's registered exercises of ``chapter`` (e.g. ``ch01``), in order."""
     import_chapter_checks(chapter)
-    return [exercise_id for exercise_id in _CHECKS if exercise_id.startswith(chapter + ".")]
+    return [exercise_id for exercise_id in list(_CHECKS) if exercise_id.startswith(chapter + ".")]
 
 
 def checks_for(exercise_id: str, include_hidden: bool = True) -> list[Check]:

@@ -73,10 +73,6 @@ class GradedExercise:
     answer: str
     checks: tuple[Check, ...]
 
-    @property
-    def points(self) -> float:
-        return sum(c.points for c in self.checks)
-
 
 @dataclass
 class SubmissionResult:
