@@ -115,3 +115,29 @@ def test_bad_arguments_and_shapes_raise_value_errors():
         AttentionPooling()(np.zeros((2, 3), dtype="float32"))
     with pytest.raises(ValueError, match=r"mask must have shape \(batch, time\) = \(2, 3\)"):
         AttentionPooling()(np.zeros((2, 3, 4), dtype="float32"), mask=np.ones((2, 4), bool))
+
+
+@pytest.mark.parametrize("encoder", ["gru_attention", "bigru_attention"])
+def test_attention_weights_of_a_review_classifier(encoder):
+    from attention_course import models
+
+    model = models.build_review_classifier(encoder, num_words=20, embedding_dim=4, units=3)
+    weights = models.attention_weights(model, BATCH)
+    assert weights.shape == BATCH.shape
+    assert np.all(weights[~MASK] == 0.0)
+    np.testing.assert_allclose(weights[:2].sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_review_classifier_encoders_and_errors():
+    from attention_course import models
+
+    for encoder in models.ENCODERS:
+        model = models.build_review_classifier(encoder, num_words=20, embedding_dim=4,
+                                               units=3, dropout=0.5)
+        assert tuple(model(BATCH).shape) == (3, 1)
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        models.build_review_classifier("transformer")
+    with pytest.raises(ValueError, match="dropout must lie in"):
+        models.build_review_classifier("gru", dropout=1.0)
+    with pytest.raises(ValueError, match="has no layer named 'attention'"):
+        models.attention_weights(models.build_review_classifier("gru", num_words=20), BATCH)

@@ -145,3 +145,102 @@ def build_lstm(
     return build_recurrent_classifier(
         "lstm", num_words, embedding_dim, units, maxlen, learning_rate, name
     )
+
+
+
+# -- chapter 5: one builder for a controlled comparison of encoders ---------------------------
+
+ATTENTION_LAYER = "attention"
+
+ENCODERS = ("bag_of_embeddings", "simple_rnn", "gru", "gru_attention", "bigru_attention")
+"""What :func:`build_review_classifier` can put between the word vectors and the output."""
+
+
+def _dropout(tensor, rate: float, name: str):
+    """``Dropout(rate)`` on ``tensor`` (it keeps the Keras mask), or ``tensor`` if rate is 0."""
+    return keras.layers.Dropout(rate, name=name)(tensor) if rate else tensor
+
+
+def build_review_classifier(
+    encoder: str,
+    num_words: int = 10_000,
+    embedding_dim: int = 32,
+    units: int = 32,
+    maxlen: int | None = None,
+    learning_rate: float = 1e-3,
+    dropout: float = 0.0,
+    score: str = "additive",
+    name: str | None = None,
+) -> keras.Model:
+    """A compiled classifier whose parts are identical except for the ``encoder``.
+
+    ids (batch, time) -> Embedding(mask_zero=True) -> Dropout -> (batch, time, embedding_dim)
+    -> encoder -> (batch, d) -> Dropout -> Dense(1, sigmoid) -> (batch, 1), where the
+    encoder is one of :data:`ENCODERS`:
+
+    - ``"bag_of_embeddings"``: the mean of the real words' vectors (word order ignored),
+      d = embedding_dim;
+    - ``"simple_rnn"``, ``"gru"``: the recurrent layer's last state, d = units;
+    - ``"gru_attention"``: every GRU state, pooled by
+      :class:`~attention_course.layers.AttentionPooling` (``score``), d = units;
+    - ``"bigru_attention"``: the same over a bidirectional GRU, d = 2 * units.
+
+    ``dropout`` is the rate of both dropout layers (0 leaves them out). The attention
+    pooling layer is named :data:`ATTENTION_LAYER` and also outputs its weights
+    (batch, time), which :func:`attention_weights` reads.
+    """
+    from attention_course.layers import AttentionPooling
+
+    if encoder not in ENCODERS:
+        raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
+    _check_sizes(num_words=num_words, embedding_dim=embedding_dim, units=units, maxlen=maxlen)
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+    ids = keras.Input(shape=(maxlen,), dtype="int32", name="ids")
+    vectors = keras.layers.Embedding(
+        num_words, embedding_dim, mask_zero=True, name=EMBEDDING_LAYER
+    )(ids)
+    vectors = _dropout(vectors, dropout, "embedding_dropout")
+    if encoder == "bag_of_embeddings":
+        summary = keras.layers.GlobalAveragePooling1D(name="mean")(vectors)
+    elif encoder in RECURRENT_LAYERS:
+        summary = RECURRENT_LAYERS[encoder](units, name=RECURRENT_LAYER)(vectors)
+    else:
+        both_ways = encoder == "bigru_attention"
+        recurrent = keras.layers.GRU(
+            units, return_sequences=True, name="gru" if both_ways else RECURRENT_LAYER
+        )
+        if both_ways:
+            recurrent = keras.layers.Bidirectional(recurrent, name=RECURRENT_LAYER)
+        states = recurrent(vectors)  # (batch, time, d)
+        summary, _ = AttentionPooling(score, return_weights=True, name=ATTENTION_LAYER)(states)
+    summary = _dropout(summary, dropout, "summary_dropout")
+    probability = keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_LAYER)(summary)
+    return compile_classifier(keras.Model(ids, probability, name=name or encoder),
+                              learning_rate)
+
+
+def attention_weights(model: keras.Model, x, batch_size: int = 256):
+    """The attention weights of ``model`` for padded reviews ``x`` (n, time): shape (n, time).
+
+    ``model`` must contain an ``AttentionPooling`` layer named :data:`ATTENTION_LAYER` built
+    with ``return_weights=True`` (as :func:`build_review_classifier` builds it). Row i holds
+    review i's weights: 0 on padding, summing to 1 over its words.
+    """
+    import numpy as np
+
+    try:
+        layer = model.get_layer(ATTENTION_LAYER)
+    except ValueError as err:
+        raise ValueError(
+            f"model {model.name!r} has no layer named {ATTENTION_LAYER!r}; build it with "
+            "build_review_classifier(\"gru_attention\", ...)"
+        ) from err
+    outputs = layer.output
+    if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
+        raise ValueError(f"layer {ATTENTION_LAYER!r} must be built with return_weights=True")
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"x must be a padded matrix (n, time), got shape {x.shape}")
+    reader = keras.Model(model.inputs, outputs[1])
+    return np.asarray(reader.predict(x, batch_size=batch_size, verbose=0))

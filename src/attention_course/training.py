@@ -80,20 +80,33 @@ def fit_model(
     maxlen: int | None = None,
     callbacks=None,
     verbose: int = 2,
+    bucket_by_length: bool = False,
+    seed: int = 0,
 ) -> TrainingRun:
     """Train a compiled ``model`` on the training reviews, validating after each epoch.
 
     ``epochs``, ``batch_size`` and ``maxlen`` default to the profile's. ``verbose=2`` prints
-    one line per epoch. Returns a :class:`TrainingRun` with the history and the time taken.
+    one line per epoch. With ``bucket_by_length`` each training batch holds reviews of
+    similar length, cut to the longest (:func:`attention_course.batching.length_bucketed`,
+    shuffled from ``seed``): each review's output is unchanged (the mask hides the
+    padding), and far fewer padded steps are computed.
+    Returns a :class:`TrainingRun` with the history and the time taken.
     """
     epochs = profile.epochs if epochs is None else epochs
     batch_size = profile.batch_size if batch_size is None else batch_size
     maxlen = profile.maxlen if maxlen is None else maxlen
     (x_train, y_train), (x_val, y_val) = training_arrays(splits_or_arrays, maxlen)
+    if bucket_by_length:
+        from attention_course.batching import length_bucketed
+
+        data = length_bucketed(x_train, y_train, batch_size, shuffle=True, seed=seed)
+        inputs = {"x": data, "shuffle": False, "validation_batch_size": batch_size}
+    else:
+        inputs = {"x": x_train, "y": y_train, "batch_size": batch_size}
     start = time.perf_counter()
     history = model.fit(
-        x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
-        batch_size=batch_size, callbacks=callbacks, verbose=verbose,
+        **inputs, validation_data=(x_val, y_val), epochs=epochs,
+        callbacks=callbacks, verbose=verbose,
     )
     seconds = time.perf_counter() - start
     metrics = {k: [float(v) for v in values] for k, values in history.history.items()}

@@ -1,0 +1,61 @@
+"""Length-bucketed batches, and fit_model training on them."""
+
+import numpy as np
+import pytest
+
+from attention_course import batching, models, training
+from attention_course.config import PROFILES
+from attention_course.data import pad_reviews
+
+RNG = np.random.default_rng(0)
+REVIEWS = [list(RNG.integers(3, 50, size=n)) for n in RNG.integers(1, 40, size=97)]
+X = pad_reviews(REVIEWS, maxlen=30)
+Y = RNG.integers(0, 2, size=len(REVIEWS))
+
+
+def test_row_widths_end_at_the_last_real_id():
+    x = np.array([[1, 4, 0, 0], [1, 0, 5, 0], [0, 0, 0, 0], [1, 2, 3, 4]])
+    np.testing.assert_array_equal(batching.row_widths(x), [2, 3, 1, 4])
+    with pytest.raises(ValueError, match=r"padded int matrix \(n, maxlen\), got shape \(4,\)"):
+        batching.row_widths(np.array([1, 2, 3, 4]))
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_batches_cover_every_review_once_and_group_similar_lengths(shuffled):
+    lengths = batching.row_widths(X)
+    rng = np.random.default_rng(1) if shuffled else None
+    batches = batching.bucket_batches(lengths, 8, rng)
+    everything = np.sort(np.concatenate(batches))
+    np.testing.assert_array_equal(everything, np.arange(len(X)))
+    assert all(len(b) <= 8 for b in batches)
+    # Length spread inside a batch is far below the spread of a random batch.
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert spread < 0.5 * np.ptp(lengths), spread
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        batching.bucket_batches(lengths, 0)
+
+
+def test_dataset_batches_are_cut_to_their_longest_review_and_keep_labels():
+    dataset = batching.length_bucketed(X, Y, batch_size=16, shuffle=True, seed=3)
+    seen = {}
+    for x_batch, y_batch in dataset.as_numpy_iterator():
+        assert x_batch.shape[1] == batching.row_widths(x_batch).max()
+        for row, label in zip(x_batch, y_batch, strict=True):
+            seen[tuple(row[row != 0])] = label
+    expected = {tuple(r[r != 0]): float(label) for r, label in zip(X, Y, strict=True)}
+    assert seen == expected
+    first = [b[0].shape for b in dataset.as_numpy_iterator()]
+    second = [b[0].shape for b in dataset.as_numpy_iterator()]
+    assert first != second, "each pass (epoch) should draw new batches"
+    with pytest.raises(ValueError, match=r"y must have shape \(97,\)"):
+        batching.length_bucketed(X, Y[:5], batch_size=16)
+
+
+def test_fit_model_trains_on_length_buckets():
+    model = models.build_review_classifier("gru_attention", num_words=50,
+                                           embedding_dim=4, units=3)
+    profile = PROFILES["smoke"].with_(epochs=2, batch_size=16, maxlen=30)
+    run = training.fit_model(model, ((X, Y), (X[:20], Y[:20])), profile,
+                             bucket_by_length=True, verbose=0)
+    assert len(run.history["loss"]) == 2
+    assert np.all(np.isfinite(run.history["val_loss"]))
