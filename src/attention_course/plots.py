@@ -197,3 +197,103 @@ def plot_unrolled_rnn(steps: int = 4):
     ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+# -- chapter 5: attention weights over the words of a review ----------------------------------
+
+HIGHLIGHT_RGB = (221, 132, 82)  # PALETTE[1], the attention colour of chapter 5
+
+
+def highlight_words_html(words, weights, title: str | None = None) -> str:
+    """HTML for one review with each word's background shaded by its attention weight.
+
+    ``words`` (a list of T strings) and ``weights`` (shape (T,)) go together; the shade is
+    the weight divided by the review's largest weight (the most-attended word is fully
+    coloured), and hovering a word shows its weight. Display the string with
+    ``IPython.display.HTML``. Text is dark on a light box, readable in light and dark themes.
+    """
+    from html import escape
+
+    weights = np.asarray(weights, dtype=float)
+    if weights.ndim != 1 or len(words) != len(weights):
+        raise ValueError(f"need one weight per word: {len(words)} words, weights of shape "
+                         f"{weights.shape}")
+    if np.any(~np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("attention weights must be finite and non-negative")
+    top = weights.max() if len(weights) and weights.max() > 0 else 1.0
+    red, green, blue = HIGHLIGHT_RGB
+    spans = [
+        f'<span title="{w:.4f}" style="background:rgba({red},{green},{blue},'
+        f'{w / top:.3f});padding:0 1px;border-radius:2px">{escape(str(word))}</span>'
+        for word, w in zip(words, weights, strict=True)
+    ]
+    heading = (f'<div style="font-weight:600;margin-bottom:4px">{escape(title)}</div>'
+               if title else "")
+    return (
+        '<div class="attention-highlight" style="background:#fff;color:#222;'
+        "border:1px solid #ddd;border-radius:4px;padding:8px 10px;margin:6px 0;"
+        'font-size:0.88em;line-height:1.65">'
+        f"{heading}{' '.join(spans)}</div>"
+    )
+
+
+def plot_weight_by_position(mass_by_model: dict, title: str | None = None):
+    """Share of the attention falling in each part of a review, one bar group per model.
+
+    ``mass_by_model`` maps a name to an array (bins,) as
+    :func:`attention_course.explanation.weight_mass_by_position` returns; the dotted line is
+    what uniform weights (a plain average of the states) would give.
+    """
+    if not mass_by_model:
+        raise ValueError("mass_by_model is empty: nothing to plot")
+    masses = {name: np.asarray(m, dtype=float) for name, m in mass_by_model.items()}
+    bins = {m.shape for m in masses.values()}
+    if len(bins) != 1 or len(next(iter(bins))) != 1:
+        raise ValueError(f"every model needs a 1-D array with the same bins, got {bins}")
+    count = len(next(iter(masses.values())))
+    fig, ax = plt.subplots(figsize=(7.0, 3.2))
+    width = 0.8 / len(masses)
+    centres = np.arange(count)
+    for index, (name, mass) in enumerate(masses.items()):
+        ax.bar(centres + (index - (len(masses) - 1) / 2) * width, mass, width, label=name,
+               color=PALETTE[(index + 1) % len(PALETTE)])
+    ax.axhline(1 / count, color="0.4", linestyle=":", linewidth=1, label="uniform weights")
+    ax.set_xticks(centres, [f"{100 * i // count}-{100 * (i + 1) // count}%"
+                            for i in range(count)], fontsize=8)
+    ax.set_xlabel("part of the review (relative position of the word)")
+    ax.set_ylabel("mean share of the attention")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(frameon=False, fontsize=9)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_deletion_effect(ks, changes: dict, ylabel: str = "mean |change| in P(positive)",
+                         title: str | None = None):
+    """How much predictions move when k words are deleted, one line per way of choosing them.
+
+    ``ks`` (m,) are the numbers of deleted words; ``changes`` maps a label (e.g. "top-k by
+    attention", "k random words") to an array (m,) or to a pair (mean (m,), stderr (m,)).
+    """
+    ks = np.asarray(ks)
+    if not changes:
+        raise ValueError("changes is empty: nothing to plot")
+    fig, ax = plt.subplots(figsize=(6.0, 3.2))
+    for index, (label, values) in enumerate(changes.items()):
+        mean, err = (values if isinstance(values, tuple) else (values, None))
+        mean = np.asarray(mean, dtype=float)
+        if mean.shape != ks.shape:
+            raise ValueError(f"{label!r}: {mean.shape} values for {ks.shape} values of k")
+        ax.errorbar(ks, mean, yerr=err, marker="o", capsize=3, label=label,
+                    color=PALETTE[(index * 2 + 1) % len(PALETTE)])
+    ax.set_xlabel("k, words deleted from each review")
+    ax.set_ylabel(ylabel)
+    ax.set_xticks(ks)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=9)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
