@@ -59,3 +59,22 @@ def test_fit_model_trains_on_length_buckets():
                              bucket_by_length=True, verbose=0)
     assert len(run.history["loss"]) == 2
     assert np.all(np.isfinite(run.history["val_loss"]))
+
+
+def test_predict_by_length_matches_predicting_the_padded_matrix():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = models.build_review_classifier("gru_attention", num_words=50,
+                                           embedding_dim=4, units=3)
+    expected = model.predict(X, verbose=0)[:, 0]
+    got = batching.predict_by_length(model, X, batch_size=16)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    weights = models.attention_weights(model, X, batch_size=16)
+    assert weights.shape == X.shape
+    assert np.all(weights[X == 0] == 0)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+    reader = keras.Model(model.inputs, model.get_layer("attention").output[1])
+    np.testing.assert_allclose(weights, reader.predict(X, verbose=0), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match=r"should output shape \(16, 1\)"):
+        batching.predict_by_length(reader, X, batch_size=16)

@@ -92,3 +92,31 @@ def length_bucketed(x, y, batch_size: int, shuffle: bool = True, seed: int = 0):
     # Telling tf.data the number of batches lets Keras show progress and end epochs cleanly.
     count = -(-len(x) // batch_size)
     return dataset.apply(tf.data.experimental.assert_cardinality(count)).prefetch(2)
+
+
+def predict_by_length(model, x, batch_size: int = 256, per_position: bool = False):
+    """``model``'s outputs for padded reviews ``x`` (n, maxlen), computed in length buckets.
+
+    Reviews are sorted by length, run in batches cut to their longest review, and the outputs
+    put back in the order of ``x``. By default the model outputs one number per review,
+    (b, 1), and the result has shape (n,). With ``per_position`` it outputs one number per
+    position, (b, t) (attention weights, say), and the result is zero-padded to (n, maxlen).
+    """
+    widths = row_widths(x)
+    x = np.asarray(x, dtype=np.int32)
+    shape = (len(x), x.shape[1]) if per_position else (len(x),)
+    out = np.zeros(shape, dtype=np.float32)
+    for index in bucket_batches(widths, batch_size):
+        width = widths[index].max()
+        result = np.asarray(model.predict_on_batch(x[index, :width]))
+        expected = (len(index), width) if per_position else (len(index), 1)
+        if result.shape != expected:
+            raise ValueError(
+                f"for a batch of shape {(len(index), width)} the model should output shape "
+                f"{expected} (per_position={per_position}), got {result.shape}"
+            )
+        if per_position:
+            out[index, :width] = result
+        else:
+            out[index] = result[:, 0]
+    return out

@@ -225,7 +225,8 @@ def attention_weights(model: keras.Model, x, batch_size: int = 256):
 
     ``model`` must contain an ``AttentionPooling`` layer named :data:`ATTENTION_LAYER` built
     with ``return_weights=True`` (as :func:`build_review_classifier` builds it). Row i holds
-    review i's weights: 0 on padding, summing to 1 over its words.
+    review i's weights: 0 on padding, summing to 1 over its words. The reviews are run in
+    length buckets (:func:`attention_course.batching.predict_by_length`).
     """
     import numpy as np
 
@@ -242,5 +243,7 @@ def attention_weights(model: keras.Model, x, batch_size: int = 256):
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"x must be a padded matrix (n, time), got shape {x.shape}")
+    from attention_course.batching import predict_by_length
+
     reader = keras.Model(model.inputs, outputs[1])
-    return np.asarray(reader.predict(x, batch_size=batch_size, verbose=0))
+    return predict_by_length(reader, x, batch_size, per_position=True)

@@ -88,8 +88,9 @@ def fit_model(
     ``epochs``, ``batch_size`` and ``maxlen`` default to the profile's. ``verbose=2`` prints
     one line per epoch. With ``bucket_by_length`` each training batch holds reviews of
     similar length, cut to the longest (:func:`attention_course.batching.length_bucketed`,
-    shuffled from ``seed``): each review's output is unchanged (the mask hides the
-    padding), and far fewer padded steps are computed.
+    shuffled from ``seed``; the validation reviews are batched the same way, unshuffled):
+    each review's output is unchanged (the mask hides the padding), and far fewer padded
+    steps are computed.
     Returns a :class:`TrainingRun` with the history and the time taken.
     """
     epochs = profile.epochs if epochs is None else epochs
@@ -99,15 +100,16 @@ def fit_model(
     if bucket_by_length:
         from attention_course.batching import length_bucketed
 
-        data = length_bucketed(x_train, y_train, batch_size, shuffle=True, seed=seed)
-        inputs = {"x": data, "shuffle": False, "validation_batch_size": batch_size}
+        inputs = {
+            "x": length_bucketed(x_train, y_train, batch_size, shuffle=True, seed=seed),
+            "validation_data": length_bucketed(x_val, y_val, batch_size, shuffle=False),
+            "shuffle": False,
+        }
     else:
-        inputs = {"x": x_train, "y": y_train, "batch_size": batch_size}
+        inputs = {"x": x_train, "y": y_train, "batch_size": batch_size,
+                  "validation_data": (x_val, y_val)}
     start = time.perf_counter()
-    history = model.fit(
-        **inputs, validation_data=(x_val, y_val), epochs=epochs,
-        callbacks=callbacks, verbose=verbose,
-    )
+    history = model.fit(**inputs, epochs=epochs, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     metrics = {k: [float(v) for v in values] for k, values in history.history.items()}
     return TrainingRun(metrics, seconds, epochs, batch_size, len(x_train))
