@@ -15,6 +15,8 @@ the batch.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from attention_course.data import PAD
@@ -94,6 +96,26 @@ def length_bucketed(x, y, batch_size: int, shuffle: bool = True, seed: int = 0):
     return dataset.apply(tf.data.experimental.assert_cardinality(count)).prefetch(2)
 
 
+_FORWARD = weakref.WeakKeyDictionary()
+
+
+def _forward(model):
+    """``model(x, training=False)`` as a ``tf.function`` traced once for any (batch, time).
+
+    Calling ``model.predict_on_batch`` with batches of different widths would trace the
+    model again for each new width (and TensorFlow warns about it); a fixed input signature
+    with unknown dimensions is traced once per model.
+    """
+    import tensorflow as tf
+
+    if model not in _FORWARD:
+        spec = tf.TensorSpec(shape=(None, None), dtype=tf.int32)
+        handle = weakref.ref(model)  # the cache must not keep the model alive
+        _FORWARD[model] = tf.function(lambda x: handle()(x, training=False),
+                                      input_signature=[spec])
+    return _FORWARD[model]
+
+
 def predict_by_length(model, x, batch_size: int = 256, per_position: bool = False):
     """``model``'s outputs for padded reviews ``x`` (n, maxlen), computed in length buckets.
 
@@ -104,11 +126,12 @@ def predict_by_length(model, x, batch_size: int = 256, per_position: bool = Fals
     """
     widths = row_widths(x)
     x = np.asarray(x, dtype=np.int32)
+    forward = _forward(model)
     shape = (len(x), x.shape[1]) if per_position else (len(x),)
     out = np.zeros(shape, dtype=np.float32)
     for index in bucket_batches(widths, batch_size):
         width = widths[index].max()
-        result = np.asarray(model.predict_on_batch(x[index, :width]))
+        result = np.asarray(forward(x[index, :width]))
         expected = (len(index), width) if per_position else (len(index), 1)
         if result.shape != expected:
             raise ValueError(

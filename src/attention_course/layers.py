@@ -109,11 +109,12 @@ class AttentionPooling(keras.layers.Layer):
         params = {}
         if self.score == "additive":
             params = {"w_q": self.w_q, "w_k": self.w_k, "v": self.v}
-        key_mask = None if mask is None else ops.expand_dims(mask, 1)  # (batch, 1, time)
-        context, weights = attend(self.query, inputs, inputs, score=self.score,
-                                  mask=key_mask, **params)
-        context = ops.squeeze(context, axis=1)  # (batch, 1, d) -> (batch, d)
-        weights = ops.squeeze(weights, axis=1)  # (batch, 1, time) -> (batch, time)
+        # One query for every review: mask (batch, time) -> (batch, 1, time).
+        key_mask = None if mask is None else ops.expand_dims(mask, 1)
+        context, weights = attend(self.query, inputs, inputs,
+                                  score=self.score, mask=key_mask, **params)
+        context = ops.squeeze(context, axis=1)  # (batch, d)
+        weights = ops.squeeze(weights, axis=1)  # (batch, time)
         if self.return_weights:
             return context, weights
         return context
