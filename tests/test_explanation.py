@@ -66,6 +66,6 @@ def test_highlight_html_escapes_and_shades_by_relative_weight():
     html = plots.highlight_words_html(["<b>", "good"], [0.2, 0.8], title="a & b")
     assert "&lt;b&gt;" in html and "<b>" not in html
     assert "a &amp; b" in html
-    assert ",1.000)" in html and ",0.250)" in html
+    assert ",1.000)" in html and ",0.000)" in html  # min-max shading
     with pytest.raises(ValueError, match="one weight per word: 2 words"):
         plots.highlight_words_html(["a", "b"], [1.0])

@@ -207,10 +207,11 @@ HIGHLIGHT_RGB = (221, 132, 82)  # PALETTE[1], the attention colour of chapter 5
 def highlight_words_html(words, weights, title: str | None = None) -> str:
     """HTML for one review with each word's background shaded by its attention weight.
 
-    ``words`` (a list of T strings) and ``weights`` (shape (T,)) go together; the shade is
-    the weight divided by the review's largest weight (the most-attended word is fully
-    coloured), and hovering a word shows its weight. Display the string with
-    ``IPython.display.HTML``. Text is dark on a light box, readable in light and dark themes.
+    ``words`` (a list of T strings) and ``weights`` (shape (T,)) go together. The shade
+    runs from the review's smallest weight (no colour) to its largest (full colour), so
+    even nearly uniform weights show their ranking; hovering a word shows its weight.
+    Display the string with ``IPython.display.HTML``. Text is dark on a light box, readable
+    in light and dark themes.
     """
     from html import escape
 
@@ -220,12 +221,14 @@ def highlight_words_html(words, weights, title: str | None = None) -> str:
                          f"{weights.shape}")
     if np.any(~np.isfinite(weights)) or np.any(weights < 0):
         raise ValueError("attention weights must be finite and non-negative")
-    top = weights.max() if len(weights) and weights.max() > 0 else 1.0
+    low = weights.min() if len(weights) else 0.0
+    span = (weights.max() - low) if len(weights) else 0.0
+    shade = (weights - low) / span if span > 0 else np.zeros_like(weights)
     red, green, blue = HIGHLIGHT_RGB
     spans = [
         f'<span title="{w:.4f}" style="background:rgba({red},{green},{blue},'
-        f'{w / top:.3f});padding:0 1px;border-radius:2px">{escape(str(word))}</span>'
-        for word, w in zip(words, weights, strict=True)
+        f'{a:.3f});padding:0 1px;border-radius:2px">{escape(str(word))}</span>'
+        for word, w, a in zip(words, weights, shade, strict=True)
     ]
     heading = (f'<div style="font-weight:600;margin-bottom:4px">{escape(title)}</div>'
                if title else "")
@@ -238,11 +241,12 @@ def highlight_words_html(words, weights, title: str | None = None) -> str:
 
 
 def plot_weight_by_position(mass_by_model: dict, title: str | None = None):
-    """Share of the attention falling in each part of a review, one bar group per model.
+    """Where the attention falls in a review, relative to uniform weights, per model.
 
-    ``mass_by_model`` maps a name to an array (bins,) as
-    :func:`attention_course.explanation.weight_mass_by_position` returns; the dotted line is
-    what uniform weights (a plain average of the states) would give.
+    ``mass_by_model`` maps a name to an array (bins,) of the mean share of the weight in
+    each part of a review, as :func:`attention_course.explanation.weight_mass_by_position`
+    returns. Bars show share × bins: 1 (the dotted line) is what uniform weights (a plain
+    average of the states) give, 2 means twice the uniform share.
     """
     if not mass_by_model:
         raise ValueError("mass_by_model is empty: nothing to plot")
@@ -255,15 +259,15 @@ def plot_weight_by_position(mass_by_model: dict, title: str | None = None):
     width = 0.8 / len(masses)
     centres = np.arange(count)
     for index, (name, mass) in enumerate(masses.items()):
-        ax.bar(centres + (index - (len(masses) - 1) / 2) * width, mass, width, label=name,
-               color=PALETTE[(index + 1) % len(PALETTE)])
-    ax.axhline(1 / count, color="0.4", linestyle=":", linewidth=1, label="uniform weights")
+        ax.bar(centres + (index - (len(masses) - 1) / 2) * width, mass * count, width,
+               label=name, color=PALETTE[(index + 1) % len(PALETTE)])
+    ax.axhline(1.0, color="0.3", linestyle=":", linewidth=1.2, label="uniform weights")
     ax.set_xticks(centres, [f"{100 * i // count}-{100 * (i + 1) // count}%"
                             for i in range(count)], fontsize=8)
     ax.set_xlabel("part of the review (relative position of the word)")
-    ax.set_ylabel("mean share of the attention")
+    ax.set_ylabel("share of the attention\n÷ uniform share")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(frameon=False, fontsize=9)
+    ax.legend(frameon=False, fontsize=9, loc="best")
     if title:
         ax.set_title(title)
     fig.tight_layout()
