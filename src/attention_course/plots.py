@@ -245,8 +245,8 @@ def plot_weight_by_position(mass_by_model: dict, title: str | None = None):
 
     ``mass_by_model`` maps a name to an array (bins,) of the mean share of the weight in
     each part of a review, as :func:`attention_course.explanation.weight_mass_by_position`
-    returns. Bars show share × bins: 1 (the dotted line) is what uniform weights (a plain
-    average of the states) give, 2 means twice the uniform share.
+    returns. The curves show share × bins: 1 (the dotted line) is what uniform weights (a
+    plain average of the states) give, 2 means twice the uniform share.
     """
     if not mass_by_model:
         raise ValueError("mass_by_model is empty: nothing to plot")
@@ -256,12 +256,14 @@ def plot_weight_by_position(mass_by_model: dict, title: str | None = None):
         raise ValueError(f"every model needs a 1-D array with the same bins, got {bins}")
     count = len(next(iter(masses.values())))
     fig, ax = plt.subplots(figsize=(7.0, 3.2))
-    width = 0.8 / len(masses)
     centres = np.arange(count)
-    for index, (name, mass) in enumerate(masses.items()):
-        ax.bar(centres + (index - (len(masses) - 1) / 2) * width, mass * count, width,
-               label=name, color=PALETTE[(index + 1) % len(PALETTE)])
+    ratios = {name: mass * count for name, mass in masses.items()}
+    for index, (name, ratio) in enumerate(ratios.items()):
+        ax.plot(centres, ratio, "-o", markersize=4, label=name,
+                color=PALETTE[(index + 1) % len(PALETTE)])
     ax.axhline(1.0, color="0.3", linestyle=":", linewidth=1.2, label="uniform weights")
+    values = np.concatenate(list(ratios.values()))
+    ax.set_ylim(min(0.9, values.min() - 0.02), max(1.1, values.max() + 0.02))
     ax.set_xticks(centres, [f"{100 * i // count}-{100 * (i + 1) // count}%"
                             for i in range(count)], fontsize=8)
     ax.set_xlabel("part of the review (relative position of the word)")
