@@ -267,7 +267,7 @@ def plot_weight_by_position(mass_by_model: dict, title: str | None = None):
     ax.set_xticks(centres, [f"{100 * i // count}-{100 * (i + 1) // count}%"
                             for i in range(count)], fontsize=8)
     ax.set_xlabel("part of the review (relative position of the word)")
-    ax.set_ylabel("share of the attention\n÷ uniform share")
+    ax.set_ylabel("share of the attention\nrelative to uniform")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(frameon=False, fontsize=9, loc="best")
     if title:
