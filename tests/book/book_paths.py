@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-import yaml
+from attention_course.grading.chapters import is_chapter_source, toc_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "_build"
@@ -10,29 +10,10 @@ HTML = BUILD / "html"
 
 
 def toc_files() -> list[str]:
-    """Every file listed in _toc.yml (root first), as paths without suffix."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
+    """Every file listed in _toc.yml (root first), as paths relative to ROOT without suffix."""
+    return [page.relative_to(ROOT).with_suffix("").as_posix() for page in toc_pages(ROOT)]
 
 
 def chapter_sources() -> list[Path]:
     """The toc's files that are notebooks (MyST markdown with jupytext front matter)."""
-    out = []
-    for name in toc_files():
-        path = ROOT / f"{name}.md"
-        if path.exists() and "format_name: myst" in path.read_text()[:500]:
-            out.append(path)
-    return out
-
-
+    return [page for page in toc_pages(ROOT) if page.exists() and is_chapter_source(page)]

@@ -77,7 +77,8 @@ def is_chapter_source(path: Path) -> bool:
     return path.suffix == ".md" and MYST_MARK in path.read_text(encoding="utf-8")[:600]
 
 
-def _toc_files(root: Path) -> list[Path]:
+def toc_pages(root: Path) -> list[Path]:
+    """Every page ``_toc.yml`` lists (root first, in order), as ``.md`` paths under ``root``."""
     import yaml
 
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8")) or {}
@@ -102,7 +103,7 @@ def chapter_files(root: Path) -> list[Path]:
     """
     if not (Path(root) / "_toc.yml").is_file():
         raise FileNotFoundError(f"{root} is not a course folder: it has no _toc.yml")
-    listed = [p for p in _toc_files(root) if p.is_file()]
+    listed = [p for p in toc_pages(root) if p.is_file()]
     others = sorted(p for p in (root / "book").glob("*.md") if p not in listed)
     return [p for p in listed + others if is_chapter_source(p)]
 
