@@ -49,11 +49,13 @@ def plot_training_curves(history, title: str | None = None):
 
 def plot_accuracy_by_length(results_by_model: dict, title: str | None = None,
                             chance: float | None = 0.5):
-    """Test accuracy per review-length bucket, one line per model, with ±1 standard error.
+    """Test accuracy per review-length bucket, one line per model, with error bars.
 
     ``results_by_model`` maps a model's name to the list that
-    :func:`attention_course.training.accuracy_by_length` returns; all models must use the
-    same buckets. The x labels show each bucket's range and review count.
+    :func:`attention_course.training.accuracy_by_length` returns (bars: ±1 binomial standard
+    error) or :func:`attention_course.stats.bucket_intervals` returns (bars: the interval over
+    seeds and examples); all models must use the same buckets. The x labels show each
+    bucket's range and review count.
     """
     if not results_by_model:
         raise ValueError("results_by_model is empty: nothing to plot")
@@ -71,7 +73,12 @@ def plot_accuracy_by_length(results_by_model: dict, title: str | None = None,
     for index, (name, buckets) in enumerate(results_by_model.items()):
         shift = (index - (count - 1) / 2) * 0.06
         acc = np.array([np.nan if b["accuracy"] is None else b["accuracy"] for b in buckets])
-        err = np.array([np.nan if b["stderr"] is None else b["stderr"] for b in buckets])
+        if all("ci_low" in b for b in buckets):  # stats.bucket_intervals: the interval
+            err = np.array([[np.nan, np.nan] if b["ci_low"] is None else
+                            [b["accuracy"] - b["ci_low"], b["ci_high"] - b["accuracy"]]
+                            for b in buckets]).T
+        else:  # training.accuracy_by_length: one binomial standard error
+            err = np.array([np.nan if b["stderr"] is None else b["stderr"] for b in buckets])
         ax.errorbar(positions + shift, acc, yerr=err, marker="o", capsize=3, label=name,
                     color=PALETTE[index % len(PALETTE)])
     if chance is not None:

@@ -172,6 +172,19 @@ def _check_edges(edges) -> tuple[int, ...]:
     return edges
 
 
+def bucket_of(lengths, edges=LENGTH_BUCKETS) -> np.ndarray:
+    """Index of the length bucket of each length: ``(n,)`` ints in ``[0, len(edges))``.
+
+    ``edges`` are the buckets' lower edges (see :func:`accuracy_by_length`). Raises
+    ``ValueError`` for a negative length or edges that do not start at 0 and increase.
+    """
+    edges = _check_edges(edges)
+    lengths = np.asarray(lengths).ravel()
+    if lengths.size and lengths.min() < 0:
+        raise ValueError(f"lengths cannot be negative, got {lengths.min()}")
+    return np.searchsorted(edges, lengths, side="right") - 1
+
+
 def accuracy_by_length(y_true, y_prob, lengths, edges=LENGTH_BUCKETS) -> list[dict]:
     """Accuracy in each review-length bucket.
 
@@ -189,10 +202,8 @@ def accuracy_by_length(y_true, y_prob, lengths, edges=LENGTH_BUCKETS) -> list[di
             f"y_true, y_prob and lengths must have the same shape, got {y_true.shape}, "
             f"{y_prob.shape} and {lengths.shape}"
         )
-    if lengths.size and lengths.min() < 0:
-        raise ValueError(f"review lengths cannot be negative, got {lengths.min()}")
     correct = (y_prob >= 0.5) == (y_true == 1)
-    which = np.searchsorted(edges, lengths, side="right") - 1
+    which = bucket_of(lengths, edges)
     buckets = []
     for index, label in enumerate(bucket_labels(edges)):
         inside = which == index
