@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from attention_course import batching, models, training
+from attention_course import backend, batching, models, training
 from attention_course.config import PROFILES
 from attention_course.data import pad_reviews
 
@@ -35,20 +35,32 @@ def test_batches_cover_every_review_once_and_group_similar_lengths(shuffled):
         batching.bucket_batches(lengths, 0)
 
 
-def test_dataset_batches_are_cut_to_their_longest_review_and_keep_labels():
-    dataset = batching.length_bucketed(X, Y, batch_size=16, shuffle=True, seed=3)
+def test_batches_are_cut_to_their_longest_review_and_keep_labels():
+    buckets = batching.LengthBuckets(X, Y, batch_size=16, shuffle=True, seed=3)
+    multiple = backend.width_multiple()
     seen = {}
-    for x_batch, y_batch in dataset.as_numpy_iterator():
-        assert x_batch.shape[1] == batching.row_widths(x_batch).max()
+    for i in range(len(buckets)):
+        x_batch, y_batch = buckets[i]
+        assert x_batch.dtype == np.int32 and y_batch.dtype == np.float32
+        longest = batching.row_widths(x_batch).max()
+        assert x_batch.shape[1] == batching.bucket_width([longest], multiple, X.shape[1])
         for row, label in zip(x_batch, y_batch, strict=True):
             seen[tuple(row[row != 0])] = label
     expected = {tuple(r[r != 0]): float(label) for r, label in zip(X, Y, strict=True)}
     assert seen == expected
-    first = [b[0].shape for b in dataset.as_numpy_iterator()]
-    second = [b[0].shape for b in dataset.as_numpy_iterator()]
-    assert first != second, "each pass (epoch) should draw new batches"
+    first = [buckets[i][0].shape for i in range(len(buckets))]
+    buckets.on_epoch_end()
+    second = [buckets[i][0].shape for i in range(len(buckets))]
+    assert first != second, "each epoch should draw new batches"
     with pytest.raises(ValueError, match=r"y must have shape \(97,\)"):
         batching.length_bucketed(X, Y[:5], batch_size=16)
+
+
+def test_bucket_width_rounds_up_and_caps():
+    assert batching.bucket_width([3, 7, 5]) == 7
+    assert batching.bucket_width([3, 7, 5], multiple=32) == 32
+    assert batching.bucket_width([33], multiple=32, limit=40) == 40
+    assert batching.bucket_width([64], multiple=32, limit=100) == 64
 
 
 def test_fit_model_trains_on_length_buckets():

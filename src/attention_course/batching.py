@@ -10,15 +10,15 @@ batch as with ``maxlen=200`` padded to full length.
 Shapes: ``x`` is a padded int matrix (n, maxlen), best padded at the end of each row
 (``data.pad_reviews(..., padding="post")``, the layout cuDNN needs too); ``y`` is (n,).
 Each batch is ``(x_batch, y_batch)`` with ``x_batch`` (b, t), ``t`` = the longest review in
-the batch.
+the batch (on JAX rounded up to a multiple of 32, see :mod:`attention_course.backend`).
 """
 
 from __future__ import annotations
 
-import weakref
-
+import keras
 import numpy as np
 
+from attention_course import backend
 from attention_course.data import PAD
 
 # Reviews are shuffled, cut into pools of this many batches, and sorted by length within a
@@ -66,72 +66,82 @@ def bucket_batches(lengths, batch_size: int, rng: np.random.Generator | None = N
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def bucket_width(widths, multiple: int = 1, limit: int | None = None) -> int:
+    """The width (time steps) of a batch of rows of ``widths``: the longest, rounded up.
+
+    ``multiple`` rounds up to a multiple (``backend.width_multiple()``: JAX compiles one
+    program per shape), capped at ``limit`` (the padded matrix's ``maxlen``).
+    """
+    width = int(np.max(widths))
+    width = -(-width // multiple) * multiple
+    return width if limit is None else min(width, limit)
+
+
+class LengthBuckets(keras.utils.PyDataset):
+    """Batches ``(x_batch, y_batch)`` of similar-length reviews, for ``model.fit``.
+
+    ``x`` (n, maxlen) padded ids, ``y`` (n,) labels. ``x_batch`` (b, t) int32 is cut to its
+    longest review (rounded up to ``backend.width_multiple()``), ``y_batch`` (b,) float32.
+    With ``shuffle`` the batches are drawn from ``seed`` and redrawn after every epoch
+    (``on_epoch_end``, which Keras calls); without, they follow the sorted lengths. Pass it
+    through :func:`attention_course.backend.fit_input` (what :func:`length_bucketed` does).
+    """
+
+    def __init__(self, x, y, batch_size: int, shuffle: bool = True, seed: int = 0):
+        super().__init__()
+        self.lengths = row_widths(x)
+        self.x = np.asarray(x, dtype=np.int32)
+        self.y = np.asarray(y, dtype=np.float32)
+        if self.y.shape != (len(self.x),):
+            raise ValueError(f"y must have shape ({len(self.x)},) to match x of shape "
+                             f"{self.x.shape}, got {self.y.shape}")
+        self.batch_size = batch_size
+        self.multiple = backend.width_multiple()
+        self.rng = np.random.default_rng(seed) if shuffle else None
+        self.batches = bucket_batches(self.lengths, batch_size, self.rng)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        rows = self.batches[index]
+        width = bucket_width(self.lengths[rows], self.multiple, self.x.shape[1])
+        return self.x[rows, :width], self.y[rows]
+
+    def on_epoch_end(self) -> None:
+        if self.rng is not None:
+            self.batches = bucket_batches(self.lengths, self.batch_size, self.rng)
+
+
 def length_bucketed(x, y, batch_size: int, shuffle: bool = True, seed: int = 0):
-    """A ``tf.data.Dataset`` of ``(x_batch, y_batch)`` batches of similar-length reviews.
+    """Batches of similar-length reviews, in the form ``model.fit`` takes on this backend.
 
-    Every pass over the dataset (every epoch) draws new batches when ``shuffle`` is True,
-    reproducibly from ``seed``. Each ``x_batch`` (b, t) is cut to its longest review, so
-    batches differ in width: pass the dataset to ``model.fit`` with ``shuffle=False``.
+    A :class:`LengthBuckets` (a ``keras.utils.PyDataset``) on JAX and PyTorch, wrapped in a
+    ``tf.data.Dataset`` on TensorFlow (:func:`attention_course.backend.fit_input`). Every
+    epoch draws new batches when ``shuffle`` is True, reproducibly from ``seed``. Batches
+    differ in width: pass the result to ``model.fit`` with ``shuffle=False``.
     """
-    import tensorflow as tf
-
-    lengths = row_widths(x)
-    x, y = np.asarray(x, dtype=np.int32), np.asarray(y, dtype=np.float32)
-    if y.shape != (len(x),):
-        raise ValueError(f"y must have shape ({len(x)},) to match x of shape {x.shape}, "
-                         f"got {y.shape}")
-    rng = np.random.default_rng(seed) if shuffle else None
-
-    def batches():
-        for index in bucket_batches(lengths, batch_size, rng):
-            yield x[index, : lengths[index].max()], y[index]
-
-    signature = (
-        tf.TensorSpec(shape=(None, None), dtype=tf.int32),
-        tf.TensorSpec(shape=(None,), dtype=tf.float32),
-    )
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
-    # Telling tf.data the number of batches lets Keras show progress and end epochs cleanly.
-    count = -(-len(x) // batch_size)
-    return dataset.apply(tf.data.experimental.assert_cardinality(count)).prefetch(2)
-
-
-_FORWARD = weakref.WeakKeyDictionary()
-
-
-def _forward(model):
-    """``model(x, training=False)`` as a ``tf.function`` traced once for any (batch, time).
-
-    Calling ``model.predict_on_batch`` with batches of different widths would trace the
-    model again for each new width (and TensorFlow warns about it); a fixed input signature
-    with unknown dimensions is traced once per model.
-    """
-    import tensorflow as tf
-
-    if model not in _FORWARD:
-        spec = tf.TensorSpec(shape=(None, None), dtype=tf.int32)
-        handle = weakref.ref(model)  # the cache must not keep the model alive
-        _FORWARD[model] = tf.function(lambda x: handle()(x, training=False),
-                                      input_signature=[spec])
-    return _FORWARD[model]
+    return backend.fit_input(LengthBuckets(x, y, batch_size, shuffle=shuffle, seed=seed))
 
 
 def predict_by_length(model, x, batch_size: int = 256, per_position: bool = False):
     """``model``'s outputs for padded reviews ``x`` (n, maxlen), computed in length buckets.
 
-    Reviews are sorted by length, run in batches cut to their longest review, and the outputs
-    put back in the order of ``x``. By default the model outputs one number per review,
+    Reviews are sorted by length, run in batches cut to their longest review (through
+    :func:`attention_course.backend.compiled_forward`, compiled once), and the outputs put
+    back in the order of ``x``. By default the model outputs one number per review,
     (b, 1), and the result has shape (n,). With ``per_position`` it outputs one number per
     position, (b, t) (attention weights, say), and the result is zero-padded to (n, maxlen).
     """
     widths = row_widths(x)
     x = np.asarray(x, dtype=np.int32)
-    forward = _forward(model)
+    forward = backend.compiled_forward(model)
+    multiple = backend.width_multiple()
     shape = (len(x), x.shape[1]) if per_position else (len(x),)
     out = np.zeros(shape, dtype=np.float32)
     for index in bucket_batches(widths, batch_size):
-        width = widths[index].max()
-        result = np.asarray(forward(x[index, :width]))
+        width = bucket_width(widths[index], multiple, x.shape[1])
+        result = keras.ops.convert_to_numpy(forward(x[index, :width]))
         expected = (len(index), width) if per_position else (len(index), 1)
         if result.shape != expected:
             raise ValueError(

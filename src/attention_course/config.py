@@ -7,7 +7,8 @@ Every chapter runs in one of three profiles:
 ``cpu``
     the default without a GPU: each chapter runs within a few minutes on a 2-core laptop.
 ``full``
-    the default when a GPU is visible: all the data and longer training.
+    the default when the active Keras backend (``KERAS_BACKEND``: TensorFlow, JAX or
+    PyTorch) sees a GPU: all the data and longer training.
 
 ``ATTENTION_PROFILE=smoke|cpu|full`` overrides the automatic choice.
 """
@@ -15,7 +16,6 @@ Every chapter runs in one of three profiles:
 from __future__ import annotations
 
 import os
-import platform
 import random
 from dataclasses import asdict, dataclass, replace
 
@@ -70,10 +70,10 @@ PROFILES: dict[str, Profile] = {
 
 
 def gpu_available() -> bool:
-    """True when TensorFlow sees at least one GPU."""
-    import tensorflow as tf
+    """True when the active Keras backend computes on a GPU (:mod:`attention_course.backend`)."""
+    from attention_course import backend
 
-    return bool(tf.config.list_physical_devices("GPU"))
+    return backend.gpu_available()
 
 
 def get_profile(name: str | None = None) -> Profile:
@@ -102,28 +102,20 @@ def seed_everything(seed: int) -> None:
 
 
 def device_description() -> str:
-    """A short description of where TensorFlow computes, e.g. ``CPU (2 cores)``."""
-    import tensorflow as tf
+    """Where the active Keras backend computes, e.g. ``CPU (2 cores, x86_64)``."""
+    from attention_course import backend
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        names = []
-        for gpu in gpus:
-            details = tf.config.experimental.get_device_details(gpu)
-            names.append(details.get("device_name", gpu.name))
-        return "GPU: " + ", ".join(names)
-    return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+    return backend.device_description()
 
 
 def runtime_summary(profile: Profile) -> str:
     """Three short lines naming the profile, the device and the library versions."""
-    import keras
-    import tensorflow as tf
+    from attention_course import backend
 
     return (
         f"profile: {profile.name} ({profile.description})\n"
         f"device: {device_description()}\n"
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
+        f"{backend.versions()}"
     )
 
 

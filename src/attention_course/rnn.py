@@ -117,8 +117,8 @@ def gradient_norms_through_time(model, ids, labels) -> np.ndarray:
     review to step t. Returns (batch, time); padded steps get 0.
     """
     import keras
-    import tensorflow as tf
 
+    from attention_course.backend import gradients
     from attention_course.models import EMBEDDING_LAYER, OUTPUT_LAYER, RECURRENT_LAYER
 
     ids = np.asarray(ids)
@@ -132,10 +132,10 @@ def gradient_norms_through_time(model, ids, labels) -> np.ndarray:
     output = model.get_layer(OUTPUT_LAYER)
     vectors = embedding(ids)
     mask = embedding.compute_mask(ids)
-    with tf.GradientTape() as tape:
-        tape.watch(vectors)
+
+    def total_loss(vectors):
         probability = output(recurrent(vectors, mask=mask))
-        losses = keras.losses.binary_crossentropy(labels[:, None], probability)
-        total = tf.reduce_sum(losses)
-    gradient = tape.gradient(total, vectors)
+        return keras.ops.sum(keras.losses.binary_crossentropy(labels[:, None], probability))
+
+    (gradient,) = gradients(total_loss, [vectors])
     return np.linalg.norm(np.asarray(gradient, dtype=np.float64), axis=-1)

@@ -1,0 +1,338 @@
+"""What differs between Keras' backends (TensorFlow, JAX, PyTorch), in one place.
+
+Keras 3 runs the same model code on TensorFlow, JAX or PyTorch, chosen by the environment
+variable ``KERAS_BACKEND`` before ``keras`` is first imported (the course defaults to
+``tensorflow``). The course's code computes with ``keras.ops`` and Keras layers; the few needs
+that Keras leaves to the backend live here, with one implementation per backend:
+
+- the device: :func:`gpu_available`, :func:`device_description`, :func:`versions`;
+- gradients of a scalar with respect to tensors: :func:`gradients` (``tf.GradientTape``,
+  ``jax.grad``, ``torch.autograd.grad``);
+- a compiled inference pass: :func:`compiled_forward` (``tf.function`` with an input
+  signature, ``jax.jit`` of ``model.stateless_call``, PyTorch eagerly without autograd);
+- how the input pipeline hands batches of varying shape to ``model.fit``:
+  :func:`fit_input` (a ``tf.data.Dataset`` on TensorFlow, the ``keras.utils.PyDataset``
+  itself elsewhere) and :func:`width_multiple` (JAX compiles one program per input shape).
+
+Only the active backend's library is imported, and only when a function needs it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import platform
+import weakref
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def name() -> str:
+    """The active Keras backend: ``"tensorflow"``, ``"jax"`` or ``"torch"``.
+
+    Raises ``RuntimeError`` for a backend the course does not support (e.g. ``numpy``, which
+    cannot train).
+    """
+    import keras
+
+    active = keras.backend.backend()
+    if active not in BACKENDS:
+        raise RuntimeError(
+            f"Keras backend {active!r} is not supported by the course; set KERAS_BACKEND to "
+            f"one of {', '.join(BACKENDS)} before importing keras"
+        )
+    return active
+
+
+def _cpu() -> str:
+    return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+
+
+class _TensorFlow:
+    label = "TensorFlow"
+
+    @staticmethod
+    def gpus() -> list[str]:
+        import tensorflow as tf
+
+        names = []
+        for gpu in tf.config.list_physical_devices("GPU"):
+            details = tf.config.experimental.get_device_details(gpu)
+            names.append(details.get("device_name", gpu.name))
+        return names
+
+    @staticmethod
+    def version() -> str:
+        import tensorflow as tf
+
+        return f"TensorFlow {tf.__version__}"
+
+    @staticmethod
+    def gradients(fn, inputs):
+        import tensorflow as tf
+
+        tensors = [tf.convert_to_tensor(x) for x in inputs]
+        with tf.GradientTape() as tape:
+            for tensor in tensors:
+                tape.watch(tensor)
+            value = _check_scalar(fn(*tensors))
+        return tape.gradient(value, tensors)
+
+    @staticmethod
+    def compiled_forward(model, rank, dtype):
+        import tensorflow as tf
+
+        handle = weakref.ref(model)  # the compiled function must not keep the model alive
+        spec = tf.TensorSpec(shape=(None,) * rank, dtype=dtype)
+        return tf.function(lambda x: handle()(x, training=False), input_signature=[spec])
+
+    @staticmethod
+    def fit_input(dataset):
+        import tensorflow as tf
+
+        first_x, first_y = dataset[0]
+        passes = itertools.count()
+
+        def batches():
+            # One pass of tf.data is one epoch; every pass after the first draws new batches
+            # first (Keras may stop a pass after the last batch without exhausting it).
+            if next(passes):
+                dataset.on_epoch_end()
+            for index in range(len(dataset)):
+                yield dataset[index]
+
+        signature = (
+            tf.TensorSpec(shape=(None,) * np.ndim(first_x), dtype=np.asarray(first_x).dtype),
+            tf.TensorSpec(shape=(None,) * np.ndim(first_y), dtype=np.asarray(first_y).dtype),
+        )
+        data = tf.data.Dataset.from_generator(batches, output_signature=signature)
+        # Telling tf.data the number of batches lets Keras show progress and end epochs.
+        return data.apply(tf.data.experimental.assert_cardinality(len(dataset))).prefetch(2)
+
+    width_multiple = 1
+
+
+class _Jax:
+    label = "JAX"
+
+    @staticmethod
+    def gpus() -> list[str]:
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform in ("gpu", "cuda", "rocm")]
+
+    @staticmethod
+    def version() -> str:
+        import jax
+        import jaxlib
+
+        return f"JAX {jax.__version__} (jaxlib {jaxlib.__version__})"
+
+    @staticmethod
+    def gradients(fn, inputs):
+        import jax
+        import jax.numpy as jnp
+
+        arrays = [jnp.asarray(x) for x in inputs]
+        return jax.grad(lambda *xs: _check_scalar(fn(*xs)),
+                        argnums=tuple(range(len(arrays))))(*arrays)
+
+    @staticmethod
+    def compiled_forward(model, rank, dtype):
+        import jax
+        import jax.numpy as jnp
+
+        handle = weakref.ref(model)
+
+        def run(trainable, non_trainable, x):
+            outputs, _ = handle().stateless_call(trainable, non_trainable, x, training=False)
+            return outputs
+
+        # The variables are arguments, not constants baked into the program: the compiled
+        # function sees the weights the model has when it is called, after any training.
+        jitted = jax.jit(run)
+
+        def forward(x):
+            x = jnp.asarray(x, dtype=dtype)
+            if x.ndim != rank:
+                raise ValueError(f"expected inputs of rank {rank}, got shape {x.shape}")
+            live = handle()
+            return jitted([v.value for v in live.trainable_variables],
+                          [v.value for v in live.non_trainable_variables], x)
+
+        return forward
+
+    @staticmethod
+    def fit_input(dataset):
+        return dataset
+
+    # XLA compiles one program per input shape: rounding batch widths up to a multiple of 32
+    # bounds the programs to about maxlen / 32 per batch size.
+    width_multiple = 32
+
+
+class _Torch:
+    label = "PyTorch"
+
+    @staticmethod
+    def gpus() -> list[str]:
+        import keras
+        import torch
+
+        device = keras.ops.convert_to_tensor(0.0).device  # where Keras puts new tensors
+        if device.type == "cuda":
+            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if device.type == "mps":
+            return ["Apple GPU (MPS)"]
+        return []
+
+    @staticmethod
+    def version() -> str:
+        import torch
+
+        return f"PyTorch {torch.__version__}"
+
+    @staticmethod
+    def gradients(fn, inputs):
+        import keras
+        import torch
+
+        tensors = [keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
+                   for x in inputs]
+        value = _check_scalar(fn(*tensors))
+        return torch.autograd.grad(value, tensors, allow_unused=True)
+
+    @staticmethod
+    def compiled_forward(model, rank, dtype):
+        import keras
+        import torch
+
+        handle = weakref.ref(model)
+
+        # Keras runs PyTorch eagerly (jit_compile=False by default): nothing to trace; the
+        # pass runs without building an autograd graph.
+        def forward(x):
+            x = keras.ops.convert_to_tensor(x, dtype=dtype)
+            if x.ndim != rank:
+                raise ValueError(f"expected inputs of rank {rank}, got shape {tuple(x.shape)}")
+            with torch.no_grad():
+                return handle()(x, training=False)
+
+        return forward
+
+    @staticmethod
+    def fit_input(dataset):
+        return dataset
+
+    width_multiple = 1
+
+
+_IMPLEMENTATIONS = {"tensorflow": _TensorFlow, "jax": _Jax, "torch": _Torch}
+
+
+def _active():
+    return _IMPLEMENTATIONS[name()]
+
+
+def _check_scalar(value):
+    import keras
+
+    shape = tuple(keras.ops.shape(value))
+    if shape not in ((), (1,)):
+        raise ValueError(
+            f"the function to differentiate must return a scalar, got shape {shape} "
+            "(sum or average the losses first)"
+        )
+    return keras.ops.reshape(value, ())
+
+
+def gpu_available() -> bool:
+    """True when the active backend computes on a GPU (an NVIDIA one, or Apple's on PyTorch)."""
+    return bool(_active().gpus())
+
+
+def device_description() -> str:
+    """Where the active backend computes: ``GPU: <names>`` or ``CPU (<n> cores, <arch>)``."""
+    gpus = _active().gpus()
+    return "GPU: " + ", ".join(gpus) if gpus else _cpu()
+
+
+def versions() -> str:
+    """The setup cell's versions line, e.g. ``TensorFlow 2.21.0, Keras 3.15.1``."""
+    import keras
+
+    return f"{_active().version()}, Keras {keras.__version__}"
+
+
+def gradients(fn: Callable, inputs: Sequence) -> list[np.ndarray]:
+    """The gradient of the scalar ``fn(*inputs)`` with respect to each of ``inputs``.
+
+    ``inputs`` are arrays or tensors (float), each of any shape; ``fn`` takes them as
+    backend tensors, computes with ``keras.ops`` or Keras layers, and returns a scalar (shape
+    ``()`` or ``(1,)``): sum or average a batch of losses first. Returns one NumPy array per
+    input, of the input's shape and dtype; an input the value does not depend on gets zeros.
+    Layers called inside ``fn`` are constants here: only ``inputs`` are differentiated.
+
+    Raises ``ValueError`` when ``fn`` returns more than one number.
+    Backends: ``tf.GradientTape``, ``jax.grad``, ``torch.autograd.grad``.
+    """
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise ValueError("inputs must be a non-empty list or tuple of arrays or tensors")
+    import keras
+
+    grads = _active().gradients(fn, list(inputs))
+    result = []
+    for x, grad in zip(inputs, grads, strict=True):
+        x = keras.ops.convert_to_numpy(x)
+        grad = np.zeros_like(x) if grad is None else keras.ops.convert_to_numpy(grad)
+        result.append(grad.astype(x.dtype, copy=False))
+    return result
+
+
+_FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compiled_forward(model, rank: int = 2, dtype: str = "int32") -> Callable:
+    """``model(x, training=False)``, compiled once per model and input rank/dtype.
+
+    The returned function takes ``x`` of ``rank`` dimensions, every one of any size (e.g.
+    ``(batch, time)`` token ids, the default), and returns the model's outputs as backend
+    tensors (``np.asarray`` converts them). It always uses the model's current weights.
+
+    TensorFlow traces a ``tf.function`` once for the input signature ``(None,) * rank``
+    (calling ``predict_on_batch`` on batches of new widths would retrace, with a warning).
+    JAX compiles ``model.stateless_call`` with ``jax.jit``, one XLA program per input shape
+    (round shapes with :func:`width_multiple` to bound their number). PyTorch runs eagerly
+    under ``torch.no_grad()``. Functions are cached without keeping the model alive.
+    """
+    per_model = _FORWARD.setdefault(model, {})
+    key = (name(), rank, dtype)
+    if key not in per_model:
+        per_model[key] = _active().compiled_forward(model, rank, dtype)
+    return per_model[key]
+
+
+def fit_input(dataset):
+    """What to pass to ``model.fit`` for a ``keras.utils.PyDataset`` of varying batch shapes.
+
+    ``dataset[i]`` is a pair ``(x_batch, y_batch)`` of NumPy arrays whose sizes may differ
+    from batch to batch; ``dataset.on_epoch_end()`` draws the next epoch's batches. JAX and
+    PyTorch take the PyDataset itself. On TensorFlow, Keras would infer a fixed input shape
+    from the first two batches, so this wraps it in a ``tf.data.Dataset`` whose signature
+    leaves every dimension open, with its cardinality set and two batches prefetched. Pass
+    ``shuffle=False`` to ``fit``: the dataset shuffles itself.
+    """
+    return _active().fit_input(dataset)
+
+
+def width_multiple() -> int:
+    """What batch widths (time steps) are best rounded up to on the active backend.
+
+    32 on JAX, which compiles one program per input shape (fewer distinct widths, fewer
+    compilations); 1 (no rounding) on TensorFlow and PyTorch, which take any width at no
+    extra cost. Rounding only adds padding columns, which masking hides.
+    """
+    return _active().width_multiple
