@@ -129,6 +129,16 @@ def test_fit_input_hands_fit_new_batches_each_epoch():
     assert all(t % multiple == 0 or t == 12 for t in widths), widths
 
 
+def test_fit_draws_new_batches_each_epoch():
+    rng = np.random.default_rng(4)
+    x = rng.integers(1, 50, size=(48, 6)).astype("int32")
+    buckets = batching.LengthBuckets(x, rng.integers(0, 2, size=48), batch_size=8, seed=0)
+    first = [b.copy() for b in buckets.batches]
+    model = _classifier()
+    model.fit(backend.fit_input(buckets), epochs=2, shuffle=False, verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, buckets.batches, strict=True))
+
+
 def test_width_multiple_rounds_only_where_shapes_compile():
     assert backend.width_multiple() == (32 if ACTIVE == "jax" else 1)
 
