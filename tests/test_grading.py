@@ -241,7 +241,12 @@ def test_tampering_with_checks_registry_and_grader_does_not_raise_the_score(grad
                   "def serve(payload)"):
         assert trick in source, f"the fixture no longer tries {trick!r}"
     result = graded["tampering.ipynb"]
-    assert result.graded and (result.earned, result.points) == (0, 5)
+    # Its oov_rate returns a float subclass equal to everything: it arrives as the plain
+    # float 0.0, which is right only for the hidden check whose expected rate is 0.
+    assert result.graded and public_score(result) == 0 and result.points == 5
+    assert [o.name for e in result.exercises for o in e.outcomes if o.earned] == [
+        f"{HIDDEN_MARKER}_counts_reviews_without_oov"
+    ]
     # The grader's own registry was never touched by the submission.
     assert [c.name for c in core.checks_for("ch01.pad_and_mask")] == [
         "pads_and_truncates_at_the_end"

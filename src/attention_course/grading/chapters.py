@@ -50,21 +50,24 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
-def read_notebook(path: str | Path) -> nbformat.NotebookNode:
+def read_notebook(path: str | Path, data: bytes | None = None) -> nbformat.NotebookNode:
     """Read an ``.ipynb`` or a jupytext text notebook (``.md``, ``.py``) as an nbformat v4 node.
 
-    Raises ``ValueError`` saying which file could not be read and why.
+    With ``data``, the notebook is those bytes (a file read earlier) and ``path`` only names
+    it. Raises ``ValueError`` saying which file could not be read and why.
     """
     import jupytext
 
     path = Path(path)
     try:
-        if path.suffix == ".ipynb":
-            notebook = nbformat.read(path, as_version=4)
-        elif path.suffix in {".md", ".py"}:
-            notebook = jupytext.read(path)
-        else:
+        if path.suffix not in {".ipynb", ".md", ".py"}:
             raise ValueError("expected a .ipynb, .md or .py notebook")
+        text = path.read_bytes() if data is None else data
+        text = text.decode("utf-8")
+        if path.suffix == ".ipynb":
+            notebook = nbformat.reads(text, as_version=4)
+        else:
+            notebook = jupytext.reads(text, fmt=path.suffix[1:])
     except Exception as err:  # any parse failure is reported the same way
         raise ValueError(f"cannot read {path} as a notebook: {type(err).__name__}: {err}") from err
     if not isinstance(notebook.get("cells"), list):

@@ -1,37 +1,56 @@
 """Running one submission in a kernel of its own, within limits.
 
-:class:`SubmissionKernel` starts a fresh IPython kernel (this Python, in a temporary folder,
-with the run profile the grader asks for), executes the notebook's code cells one by one with
-nbclient, and keeps the kernel alive afterwards so that the grader can call the student's
-answers in it (:mod:`attention_course.grading.remote`). Limits:
+:class:`SubmissionKernel` starts a fresh IPython kernel (this Python, with the run profile the
+grader asks for), executes the notebook's code cells one by one with nbclient, and keeps the
+kernel alive afterwards so that the grader can call the student's answers in it
+(:mod:`attention_course.grading.remote`).
+
+Each kernel gets a temporary folder of its own: ``work/`` (its working folder, holding its own
+copy of the submission), ``home/`` (its ``HOME``, ``ATTENTION_RESULTS_DIR`` and Matplotlib
+folder), ``run/`` (the connection file) and, out of the kernel's reach, ``log/`` (what the
+kernel process prints outside cells). With a :class:`~attention_course.grading.sandbox.Bubblewrap`
+the kernel runs isolated (only ``work``, ``home``, ``run`` and a private ``/tmp`` writable, the
+course read-only, nothing else of the machine visible, no network: it talks to the grader over
+Unix sockets in ``run/``) and every process it starts dies with it. Without one it runs as the
+grader's user, as any program would; its descendants are still killed when it is closed.
+
+Limits:
 
 - each cell gets ``timeout`` seconds; a cell that runs longer is interrupted and the next cell
   runs (a kernel that ignores the interrupt is killed and the remaining cells are skipped);
 - the whole notebook gets ``total_timeout`` seconds;
 - a cell keeps at most ``max_output_chars`` characters of output;
 - errors never stop the run: every cell's error is recorded as a :class:`CellProblem`;
-- cells listed in ``skip`` are not run (the grader skips a cell that killed an earlier kernel).
+- cells listed in ``skip`` are not run (the grader skips a cell that killed an earlier kernel);
+- a message from the kernel larger than ``MAX_MESSAGE_BYTES`` is dropped by ZeroMQ before the
+  grader reads it (so a submission cannot make the grader allocate more).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 
 import nbformat
+import zmq
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+
+from attention_course.grading.bounded_text import safe_file_name
+from attention_course.grading.sandbox import Bubblewrap
 
 SKIP_TAG = "skip-grading"
 """Cells with this tag are not executed by the grader (e.g. a slow plot nothing depends on)."""
@@ -41,6 +60,8 @@ EXPECTED_ERROR_TAG = "raises-exception"
 TIMEOUT_ENAME = "CellTimeout"
 _PROBE_TIMEOUT_S = 5.0
 _NOISE = "Kernel is running over TCP without encryption"  # ipykernel's warning at start
+MAX_MESSAGE_BYTES = 32 * 2**20
+"""The largest message (frame) accepted from a kernel: a larger one is dropped unread."""
 
 
 class KernelUnavailable(RuntimeError):
@@ -74,11 +95,16 @@ class CellProblem:
 
 
 class _ThisPython(KernelSpecManager):
-    """Every kernel name means an IPython kernel of the grader's own Python."""
+    """Every kernel name means an IPython kernel of the grader's own Python (as ``argv``)."""
+
+    def __init__(self, argv: list[str], interrupt_mode: str = "signal", **kw):
+        super().__init__(**kw)
+        self.kernel_argv = argv
+        self.interrupt_mode = interrupt_mode
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        return KernelSpec(argv=argv, display_name="Python 3 (grader)", language="python")
+        return KernelSpec(argv=self.kernel_argv, display_name="Python 3 (grader)",
+                          language="python", interrupt_mode=self.interrupt_mode)
 
 
 class _CappedClient(NotebookClient):
@@ -121,6 +147,30 @@ def kernel_environment(profile: str | None) -> dict[str, str]:
     return env
 
 
+def _matplotlib_cache() -> Path:
+    if os.environ.get("MPLCONFIGDIR"):
+        return Path(os.environ["MPLCONFIGDIR"])
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "matplotlib"
+
+
+def _kill_descendants(pid: int | None) -> None:
+    """Kill every process below ``pid`` that is still its descendant (best effort)."""
+    if pid is None:
+        return
+    try:
+        import psutil
+
+        children = psutil.Process(pid).children(recursive=True)
+    except Exception:  # psutil missing, or the kernel already gone
+        return
+    for child in children:
+        try:
+            child.kill()
+        except Exception:
+            pass
+
+
 class SubmissionKernel:
     """A fresh kernel that runs one notebook, then answers expressions (use as a context).
 
@@ -137,8 +187,17 @@ class SubmissionKernel:
         profile: str | None = "smoke",
         max_output_chars: int = 100_000,
         skip: frozenset[int] = frozenset(),
+        sandbox: Bubblewrap | None = None,
+        files: Mapping[str, bytes] | None = None,
+        hide: Iterable[Path] = (),
     ) -> None:
         self.notebook = notebook
+        self.sandbox = sandbox
+        """Isolation for the kernel; None runs it as the grader's user."""
+        self.files = dict(files or {})
+        """Files (name: contents) written into the kernel's working folder first."""
+        self.hide = tuple(hide)
+        """Paths the sandbox must cover if they fall inside a folder it shows."""
         self.skip = frozenset(skip)
         self.fatal_cell: int | None = None
         """The cell in which the kernel died or got stuck, if it did."""
@@ -152,6 +211,8 @@ class SubmissionKernel:
         self._shell: BlockingKernelClient | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._log = None
+        self._log_path: Path | None = None
+        self._zmq: zmq.Context | None = None
         self._usable = False
         self._last_reply: dict = {}
 
@@ -168,15 +229,57 @@ class SubmissionKernel:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _start(self) -> None:
+    def _folders(self) -> dict[str, Path]:
         self._tmp = tempfile.TemporaryDirectory(
             prefix="attention-grade-", ignore_cleanup_errors=True
         )
-        folder = Path(self._tmp.name)
-        self._log = open(folder / "kernel.log", "wb")  # noqa: SIM115 (closed in close())
-        self._km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_ThisPython())
+        root = Path(self._tmp.name)
+        folders = {name: root / name for name in ("work", "home", "run", "log")}
+        for folder in folders.values():
+            folder.mkdir(mode=0o700)
+        for name, data in self.files.items():
+            (folders["work"] / safe_file_name(name)).write_bytes(data)
+        return folders
+
+    def _environment(self, folders: dict[str, Path]) -> dict[str, str]:
+        env = kernel_environment(self.profile)
+        env["ATTENTION_RESULTS_DIR"] = str(folders["home"] / "results")
+        if self.sandbox is None:
+            return env
+        env["HOME"] = str(folders["home"])
+        env["MPLCONFIGDIR"] = str(folders["home"] / "matplotlib")
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin",
+                                       "/usr/bin", "/bin"])
+        env["JPY_PARENT_PID"] = "1"  # its parent is the sandbox's PID 1, and must stay so
+        fonts = Path(env["MPLCONFIGDIR"])
+        fonts.mkdir()
+        for cached in _matplotlib_cache().glob("fontlist-*.json"):  # no font scan per kernel
+            shutil.copyfile(cached, fonts / cached.name)
+        return env
+
+    def _start(self) -> None:
+        folders = self._folders()
+        env = self._environment(folders)
+        self._log_path = folders["log"] / "kernel.log"
+        self._log = open(self._log_path, "wb")  # noqa: SIM115 (closed in close())
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        options: dict = {}
+        if self.sandbox is not None:
+            argv = self.sandbox.command(
+                argv, writable=[folders["work"], folders["home"], folders["run"]],
+                cwd=folders["work"], env=env, hide=self.hide,
+            )
+            # Unix sockets in run/: the sandbox has no network; interrupts by message, as
+            # a signal to bwrap's process group would not reach a kernel in its own session.
+            options = {"transport": "ipc", "ip": str(folders["run"] / "kernel")}
+        self._km = AsyncKernelManager(
+            kernel_name="python3", **options,
+            kernel_spec_manager=_ThisPython(argv, "message" if self.sandbox else "signal"),
+        )
+        self._km.connection_file = str(folders["run"] / "kernel.json")
+        self._km.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         run_sync(self._km.start_kernel)(
-            cwd=str(folder), env=kernel_environment(self.profile),
+            cwd=str(folders["work"]), env=env,
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
         )
         self._client = _CappedClient(
@@ -188,20 +291,29 @@ class SubmissionKernel:
         )
         self._client.reset_execution_trackers()
         self._client.start_new_kernel_client()
-        self._shell = BlockingKernelClient()
+        self._zmq = zmq.Context()
+        self._zmq.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        self._shell = BlockingKernelClient(context=self._zmq)
         self._shell.load_connection_info(self._km.get_connection_info())
         self._shell.start_channels(iopub=False, stdin=False, hb=False, control=False)
         self._usable = True
 
     def close(self) -> None:
-        """Kill the kernel (and its process group) and remove its temporary folder."""
+        """Kill the kernel and every process it started, and remove its temporary folder."""
         self._usable = False
         if self._shell is not None:
             self._shell.stop_channels()
             self._shell = None
+        if self._zmq is not None:
+            self._zmq.destroy(linger=0)
+            self._zmq = None
         if self._client is not None and self._client.kc is not None:
             self._client.kc.stop_channels()
         if self._km is not None:
+            provisioner = getattr(self._km, "provisioner", None)
+            pid = getattr(provisioner, "pid", None)
+            if self.sandbox is None:  # a sandbox takes its whole process tree with it
+                _kill_descendants(pid)
             try:
                 if run_sync(self._km.is_alive)():
                     run_sync(self._km.shutdown_kernel)(now=True)
@@ -221,11 +333,17 @@ class SubmissionKernel:
         return self._usable
 
     def kernel_log(self, limit: int = 300) -> str:
-        """The end of what the kernel process wrote outside any cell (e.g. a fatal error)."""
-        if self._tmp is None:
+        """The end of what the kernel process wrote outside any cell (e.g. a fatal error);
+        empty when there is none (or a submission removed it, where it could)."""
+        if self._log is None or self._log_path is None:
             return ""
-        self._log.flush()
-        text = (Path(self._tmp.name) / "kernel.log").read_bytes().decode("utf-8", "replace")
+        try:
+            self._log.flush()
+            with self._log_path.open("rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 64 * limit))
+                text = log.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
         lines = [line for line in text.splitlines() if line.strip() and _NOISE not in line]
         return "\n".join(lines)[-limit:]
 

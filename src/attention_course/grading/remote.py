@@ -3,27 +3,37 @@
 After a submission has run in its kernel, :class:`AnswerChannel` sends the source of
 :mod:`attention_course.grading.remote_kernel` into that kernel and then asks it for each
 exercise's answer. Plain results (NumPy arrays and scalars, numbers, strings, containers) come
-back as values; anything else (a function, a class, a Keras layer) comes back as a
+back as values; anything else (a function, a class, a Keras layer, a generator) comes back as a
 :class:`RemoteObject` that forwards calls, attribute reads, indexing, ``len``, iteration and
 ``np.asarray`` to the kernel.
 
 So the checks run here, in the grader's process, with the grader's own registry, NumPy and
 check functions, while the student's code only ever runs in the student's kernel: a submission
 that redefines ``check``, patches the registry or NumPy, or prints fake results changes nothing
-here. Replies are decoded with an unpickler that accepts NumPy arrays, dtypes, scalars and
-builtin containers only, so a reply cannot run code in the grader either.
+here. Replies are data, decoded with limits (:mod:`attention_course.grading.replies`), so a reply
+can neither run code in the grader nor make it allocate more than the reply's size.
+
+Each request carries the grader's warning filters and NumPy error state, the call runs under
+them in the kernel, and the warnings it emitted are re-issued here; an exception of a builtin
+class (or a subclass of one) is raised here as an ``AnswerError`` that is also of that builtin
+class. A check therefore gives the same verdict here as in the book, where the answer runs in
+the check's own process: one that turns ``RuntimeWarning`` into an error fails an answer that
+divides 0 by 0 in both places.
 """
 
 from __future__ import annotations
 
-import ast
 import base64
+import builtins
 import io
 import pickle
 import secrets
 import sys
 import time
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 from attention_course.grading.core import AnswerError
 from attention_course.grading.execution import (
@@ -32,28 +42,31 @@ from attention_course.grading.execution import (
     KernelUnavailable,
     SubmissionKernel,
 )
+from attention_course.grading.replies import RemoteError, RemoteWarning, decode_reply
 
-_REPLY_GLOBALS = {
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("builtins", "complex"),
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("builtins", "slice"),
-    ("builtins", "range"),
-    ("builtins", "bytearray"),
-}
+MAX_REMOTE_CLASSES = 256
+"""Distinct classes of remote objects one channel names (then plain ``RemoteObject``)."""
+
+
+def lookup_class(module: str, qualname: str) -> type | None:
+    """The class ``module.qualname`` if the grader has already imported it, else None.
+
+    Reads module and class dictionaries only: no import, no module ``__getattr__``.
+    """
+    found = sys.modules.get(module)
+    for part in qualname.split(".")[:8]:
+        namespace = getattr(found, "__dict__", None)
+        found = namespace.get(part) if isinstance(namespace, dict) else None
+    return found if isinstance(found, type) else None
 
 
 class RemoteObject:
     """An object living in the submission's kernel, used through the answer channel.
 
-    ``isinstance`` sees the remote object's class when the grader has imported that class's
-    module (a Keras layer passes ``isinstance(x, keras.layers.Layer)``); ``type()`` does not.
+    Each remote class gets a subclass of its own name, so ``type(x).__name__`` reads
+    ``generator`` or ``Dense`` in a check's message. ``isinstance`` sees the remote object's
+    class when the grader has imported that class's module (a Keras layer passes
+    ``isinstance(x, keras.layers.Layer)``).
     """
 
     __slots__ = ("_channel", "_ref", "_module", "_qualname")
@@ -88,8 +101,6 @@ class RemoteObject:
         return bool(self._ask("bool"))
 
     def __array__(self, dtype=None, copy=None):
-        import numpy as np
-
         array = self._ask("array")
         return np.asarray(array, dtype=dtype) if dtype is not None else array
 
@@ -98,35 +109,84 @@ class RemoteObject:
 
     @property
     def __class__(self):
-        module = sys.modules.get(self._module)
-        found = module
-        for part in self._qualname.split("."):
-            found = getattr(found, part, None)
-        return found if module is not None and isinstance(found, type) else RemoteObject
+        found = lookup_class(self._module, self._qualname)
+        return found if found is not None else type(self)
 
 
-class _ReplyUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, channel: AnswerChannel):
-        super().__init__(io.BytesIO(data))
-        self.channel = channel
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _REPLY_GLOBALS:
-            raise pickle.UnpicklingError(f"a reply may not refer to {module}.{name}")
-        return super().find_class(module, name)
-
-    def persistent_load(self, pid):
-        tag, ref, module, qualname = pid
-        if tag != "ref" or not isinstance(ref, int):
-            raise pickle.UnpicklingError(f"malformed reference {pid!r}")
-        return RemoteObject(self.channel, ref, str(module), str(qualname))
+def _is_remote(obj) -> bool:
+    return RemoteObject in type(obj).__mro__
 
 
 class _RequestPickler(pickle.Pickler):
     def persistent_id(self, obj):
-        if type(obj) is RemoteObject:
+        if _is_remote(obj):
             return ("ref", object.__getattribute__(obj, "_ref"))
         return None
+
+
+_ERROR_CLASSES: dict[type, type] = {}
+
+
+def _error_class(base: type) -> type:
+    """A subclass of both :class:`AnswerError` and the builtin exception class ``base``."""
+    cls = _ERROR_CLASSES.get(base)
+    if cls is None:
+        try:
+            cls = type(f"Remote{base.__name__}", (AnswerError, base),
+                       {"__str__": BaseException.__str__, "__module__": __name__})
+        except TypeError:  # an incompatible layout (a few OSError relatives)
+            cls = AnswerError
+        _ERROR_CLASSES[base] = cls
+    return cls
+
+
+def remote_exception(error: RemoteError) -> AnswerError:
+    """The exception to raise here for one raised in the kernel.
+
+    Of the nearest builtin class among the remote exception's classes (``ValueError`` for a
+    student's ``class BadShape(ValueError)``), so that a check catching it behaves as in the
+    book; always an :class:`AnswerError`, whose message is ``Name: message``.
+    """
+    text = f"{error.name}: {error.message}" if error.message else error.name
+    base = next(
+        (found for module, name in error.classes
+         if module == "builtins" and isinstance(found := vars(builtins).get(name), type)
+         and issubclass(found, Exception)),
+        None,
+    )
+    if base is not None:
+        try:
+            return _error_class(base)(text)
+        except Exception:  # a builtin whose constructor wants more arguments
+            pass
+    return AnswerError(text)
+
+
+def _warning_category(names) -> type[Warning]:
+    for module, qualname in names:
+        found = lookup_class(module, qualname)
+        if found is not None and issubclass(found, Warning):
+            return found
+    return UserWarning
+
+
+def reissue_warnings(records: list[RemoteWarning]) -> None:
+    """Issue here the warnings a call emitted in the kernel, under this process's filters
+    (a filter that makes them errors raises the first one)."""
+    for record in records:
+        warnings.warn_explicit(record.message, _warning_category(record.category),
+                               record.filename or "<submission>", record.lineno)
+
+
+def call_context() -> dict:
+    """The warning filters and NumPy error state in force here, sent with every request."""
+    filters = [
+        (action, getattr(message, "pattern", "") or "",
+         (category.__module__, category.__qualname__),
+         getattr(module, "pattern", "") or "", lineno)
+        for action, message, category, module, lineno in warnings.filters
+    ]
+    return {"filters": filters, "errstate": np.geterr()}
 
 
 class AnswerChannel:
@@ -144,6 +204,7 @@ class AnswerChannel:
         self.deadline = time.monotonic() + total_timeout
         self._server: str | None = None
         self._timed_out: str | None = None
+        self._classes: dict[tuple[str, str], type] = {}
 
     def reset(self) -> None:
         """Accept requests again after a timeout (the next exercise's answer)."""
@@ -166,12 +227,26 @@ class AnswerChannel:
             raise AnswerError(f"could not reach the submission's kernel: {err}") from err
         return f"{name}['serve']"
 
+    def _reference(self, ref: int, module: str, qualname: str) -> RemoteObject:
+        cls = self._classes.get((module, qualname))
+        if cls is None:
+            cls = RemoteObject
+            if len(self._classes) < MAX_REMOTE_CLASSES:
+                try:
+                    cls = type(qualname.rpartition(".")[2] or "object", (RemoteObject,),
+                               {"__slots__": (), "__module__": module, "__qualname__": qualname})
+                except (TypeError, ValueError):  # a name Python refuses
+                    pass
+                self._classes[(module, qualname)] = cls
+        return cls(self, ref, module, qualname)
+
     def request(self, op: str, target, argument=None):
         """Perform ``op`` on ``target`` in the kernel; return its value or raise.
 
-        The student's ``NotImplementedError`` is raised as ``NotImplementedError`` (the check
-        then scores "not attempted"); any other exception, a timeout or a dead kernel as
-        :class:`AnswerError`.
+        The kernel's exception is raised as :func:`remote_exception` makes it (the student's
+        ``NotImplementedError`` is then a ``NotImplementedError``, and a check scores "not
+        attempted"); a timeout, a dead kernel or a reply that cannot be decoded within the
+        limits as :class:`AnswerError`. Warnings the call emitted are re-issued first.
         """
         if self._timed_out:
             raise AnswerError(f"not tried: an earlier call {self._timed_out}")
@@ -181,7 +256,7 @@ class AnswerChannel:
         if self._server is None:
             self._server = self._install()
         buffer = io.BytesIO()
-        _RequestPickler(buffer, protocol=4).dump((op, target, argument))
+        _RequestPickler(buffer, protocol=4).dump((op, target, argument, call_context()))
         payload = base64.b64encode(buffer.getvalue()).decode("ascii")
         try:
             text = self.kernel.evaluate(
@@ -191,20 +266,13 @@ class AnswerChannel:
             self._timed_out = str(err)
             raise AnswerError(f"TimeoutError: the answer {err}") from None
         except (EvaluationError, KernelUnavailable) as err:
-            raise AnswerError(str(err)) from None
-        try:
-            encoded = ast.literal_eval(text)
-            reply = _ReplyUnpickler(base64.b64decode(encoded), self).load()
-        except Exception as err:  # a kernel whose channel the submission broke
-            raise AnswerError(f"unreadable reply from the submission's kernel: {err}") from None
-        if not isinstance(reply, tuple) or reply[:1] not in (("ok",), ("raise",)):
-            raise AnswerError("malformed reply from the submission's kernel")
-        if reply[0] == "ok":
-            return reply[1]
-        _, name, message, not_implemented = reply
-        if not_implemented:
-            raise NotImplementedError(message)
-        raise AnswerError(f"{name}: {message}" if message else name)
+            raise AnswerError(str(err)[:2000]) from None
+        reply = decode_reply(text, self._reference)
+        del text
+        reissue_warnings(reply.warnings)
+        if reply.error is not None:
+            raise remote_exception(reply.error)
+        return reply.value
 
     def answer(self, expression: str):
         """The value of an answer expression (e.g. ``pad_and_mask``) in the submission."""

@@ -120,16 +120,41 @@ def student_notebook(notebook: nbformat.NotebookNode, name: str = "notebook"):
     return student
 
 
+def _is_student_version(path: Path) -> bool:
+    try:
+        recorded = read_notebook(path).metadata.get(METADATA_KEY)
+    except ValueError:
+        return False
+    return isinstance(recorded, dict) and recorded.get("student_version") is True
+
+
 def write_student_version(chapter: str | Path, out_dir: str | Path) -> list[Path]:
-    """Write ``<out_dir>/<chapter stem>.md`` and ``.ipynb``; return the two paths."""
+    """Write ``<out_dir>/<chapter stem>.md`` and ``.ipynb``; return the two paths.
+
+    Raises ``ValueError`` rather than write over the chapter itself (``-o book``) or over any
+    existing file that is not a student version written earlier.
+    """
     import jupytext
 
     chapter = Path(chapter)
-    student = student_notebook(read_notebook(chapter), chapter.name)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     md_path = out_dir / f"{chapter.stem}.md"
     ipynb_path = out_dir / f"{chapter.stem}.ipynb"
+    for target in (md_path, ipynb_path):
+        if not target.exists():
+            continue
+        if target.resolve() == chapter.resolve():
+            what = "the chapter itself"
+        elif not _is_student_version(target):
+            what = "a file that is not a student version"
+        else:
+            continue
+        raise ValueError(
+            f"refusing to write {target}: it is {what}; write student versions into a "
+            "folder of their own (e.g. -o handout)"
+        )
+    student = student_notebook(read_notebook(chapter), chapter.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
     jupytext.write(student, md_path, fmt="md:myst")
     ipynb = copy.deepcopy(student)
     ipynb.metadata.pop("jupytext", None)
