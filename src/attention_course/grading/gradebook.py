@@ -173,10 +173,14 @@ def feedback_text(result: SubmissionResult, width: int = 90) -> str:
 
 
 def feedback_names(results: Sequence[SubmissionResult]) -> list[str]:
-    """A distinct, plain file name for each submission's feedback (``<name>.feedback.txt``)."""
+    """A distinct, plain file name for each submission's feedback: its path below the folder
+    all submissions share, made plain (``alice.ipynb.feedback.txt``, or
+    ``group-a_alice.ipynb.feedback.txt`` for submissions from several folders)."""
+    paths = [Path(r.submission).absolute() for r in results]
+    common = os.path.commonpath([p.parent for p in paths]) if paths else ""
     names: list[str] = []
-    for r in results:
-        base = safe_file_name(Path(r.submission).name, limit=100)
+    for path in paths:
+        base = safe_file_name(str(path.relative_to(common)), limit=100)
         name, number = f"{base}.feedback.txt", 1
         while name in names:
             number += 1

@@ -47,7 +47,7 @@ ETC_FILES = (
 DEVICE_PATTERNS = ("/dev/nvidia*", "/dev/dri")
 """GPUs, passed through when present."""
 ENVIRONMENT = re.compile(
-    r"(PATH|LANG|TZ|MPLBACKEND|LC_\w+|PYTHON\w*|ATTENTION_\w+|TF_\w+|KERAS_\w+|XLA_\w+|"
+    r"(PATH|LANG|TZ|MPLBACKEND|JPY_PARENT_PID|LC_\w+|PYTHON\w*|ATTENTION_\w+|TF_\w+|KERAS_\w+|XLA_\w+|"
     r"JAX_\w+|CUDA_\w+|NVIDIA_\w+|OMP_\w+|MKL_\w+|OPENBLAS_\w+)"
 )
 """The environment variables a sandboxed kernel keeps (the rest, secrets included, go)."""
