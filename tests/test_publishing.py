@@ -243,6 +243,10 @@ def test_ci_workflow_runs_the_test_command_in_the_smoke_profile():
     ci_run = (ROOT / ".ci" / "run").read_text()
     assert "./tasks.sh test" in ci_run and ".ci/install-browser" in ci_run
     assert "apt-get install" in (ROOT / ".ci" / "install-browser").read_text()
+    # The grader's sandbox: bubblewrap installed, and a container allowed to use it.
+    assert ".ci/install-bwrap" in ci_run
+    assert "install -y -qq" in (ROOT / ".ci" / "install-bwrap").read_text()
+    assert "--privileged" in job["container"]["options"]
 
 
 def test_binder_installs_the_course_with_jupytext_from_the_pins():

@@ -144,7 +144,8 @@ def _grade(args: argparse.Namespace) -> int:
     lines = [f"gradebook: {args.csv}, {args.json}"]
     if args.feedback:
         written = gradebook.write_feedback(results, args.feedback)
-        lines.append(f"feedback for students: {len(written)} files in {args.feedback}")
+        lines.append(f"feedback for students: {args.feedback} ({len(written)} file"
+                     + ("s)" if len(written) != 1 else ")"))
     not_graded = sum(not r.graded for r in results)
     resumed = sum(r.resumed for r in results)
     ran = len(results) - resumed
