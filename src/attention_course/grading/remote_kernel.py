@@ -61,10 +61,6 @@ namespace: dict = {}
 _objects: dict[int, object] = {}
 
 
-class _TooLarge(ValueError):
-    pass
-
-
 def _is_array_like(value) -> bool:
     """Tensors and variables (anything with ``__array__``) travel as NumPy arrays."""
     try:
@@ -100,7 +96,7 @@ class _Encoder:
     def _buffer(self, data: bytes) -> int:
         self.size += len(data)
         if self.size > MAX_REPLY_BYTES:
-            raise _TooLarge(f"the result is too large to grade (over {MAX_REPLY_BYTES:,} bytes)")
+            raise ValueError(f"the result is too large to grade (over {MAX_REPLY_BYTES:,} bytes)")
         self.buffers.append(data)
         return len(data)
 
@@ -167,7 +163,7 @@ class _Encoder:
 def _pack(header: dict, buffers: list) -> bytes:
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     if len(text) > MAX_HEADER_BYTES:
-        raise _TooLarge(f"the result is too large to grade (its structure takes {len(text):,} "
+        raise ValueError(f"the result is too large to grade (its structure takes {len(text):,} "
                         f"bytes, over {MAX_HEADER_BYTES:,})")
     return b"".join([MAGIC, struct.pack(">I", len(text)), text, *buffers])
 
