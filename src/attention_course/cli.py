@@ -124,6 +124,8 @@ def _grade(args: argparse.Namespace) -> int:
     mode = _isolation(args.sandbox)
     if mode is None:
         return 2
+    for output in (args.csv, args.json):
+        Path(output).absolute().parent.mkdir(parents=True, exist_ok=True)
     settings = grader.Settings(
         timeout=args.timeout, total_timeout=args.total_timeout,
         profile=None if args.profile == "inherit" else args.profile, chapter=args.chapter,
