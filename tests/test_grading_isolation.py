@@ -292,11 +292,12 @@ def _solutions(chapter: Path) -> tuple[str, list[chapters.ExerciseCall]]:
             tree = ast.parse(chapters.python_source(cell.source))
         except SyntaxError:  # markdown, or a cell meant to fail
             continue
-        for node in tree.body:
-            if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-                (a.asname or a.name.partition(".")[0]) in used for a in node.names
-            ):
-                imports.append(ast.unparse(node))
+        for node in tree.body:  # only the names the solutions use (no TensorFlow for `np`)
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                node.names = [a for a in node.names
+                              if (a.asname or a.name.partition(".")[0]) in used]
+                if node.names:
+                    imports.append(ast.unparse(node))
     return "\n".join(imports + cells), chapters.check_calls(notebook)
 
 
