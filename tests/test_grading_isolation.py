@@ -245,7 +245,9 @@ def test_killed_grader_leaves_its_gradebook_and_resume_grades_the_rest(tmp_path,
     csv_path, json_path = tmp_path / "grades.csv", tmp_path / "grades.json"
     command = ["grade", *files, "--root", str(COURSE), "--timeout", "60",
                "--csv", str(csv_path), "--json", str(json_path)]
-    env = {**os.environ, "ATTENTION_TEST_PAUSE": "300"}
+    scratch = tmp_path / "t"  # the killed grader cannot remove its temporary folders
+    scratch.mkdir()
+    env = {**os.environ, "ATTENTION_TEST_PAUSE": "300", "TMPDIR": str(scratch)}
     grader_process = subprocess.Popen([sys.executable, "-m", "attention_course.cli", *command],
                                       env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
