@@ -262,3 +262,343 @@ def test_chapter_offers_runnable_notebook(browser, site, source):
     binder = [href for href, _ in links if "mybinder.org" in href]
     assert binder and all(h.endswith(f"{name}.md") for h in binder), (
         f"Binder should open the MyST chapter {name}.md, got {binder}")
+
+
+# -- interactive figures (src/attention_course/interactive.py, _static/attention-explorer.js) ---
+#
+# Each test moves the controls as a reader would (keyboard, mouse, typing), reads the numbers
+# the figure shows (its data-weight / data-value attributes carry them at full precision, the
+# text shows them rounded) and compares them with attention_course.attention.masked_softmax,
+# or with the numbers the chapter wrote into the page. Screenshots before and after go to
+# _build/screenshots/interactive/.
+
+SOFTMAX_PAGE = "book/04_attention_weights"
+REVIEW_PAGE = "book/05_rnn_attention"
+READY = ".ax-widget[data-ax-ready='true']"
+TOLERANCE = 1e-6
+ROUNDING_8 = 0.5e-8  # the synthetic figure's weights are rounded to 8 decimals
+
+READ_SOFTMAX_JS = r"""
+(root) => {
+  const numbers = (selector, attr) => [...root.querySelectorAll(selector)]
+    .map((el) => Number(el.dataset[attr]));
+  const context = root.querySelector('.ax-context');
+  return {
+    temperature: Number(root.dataset.temperature),
+    scores: [...root.querySelectorAll('input.ax-score')].map((el) => Number(el.value)),
+    mask: [...root.querySelectorAll('input.ax-mask')].map((el) => el.checked),
+    weights: numbers('.ax-weight', 'weight'),
+    shown: [...root.querySelectorAll('.ax-weight')].map((el) => el.textContent),
+    bars: [...root.querySelectorAll('.ax-bar-fill')].map((el) => parseFloat(el.style.width)),
+    sum: Number(root.querySelector('.ax-sum').dataset.value),
+    entropy: Number(root.querySelector('.ax-entropy').dataset.value),
+    context: context ? JSON.parse(context.dataset.value) : null,
+    values: JSON.parse(root.querySelector('script.ax-data').textContent).values,
+    nothingShown: !root.querySelector('.ax-nothing').hidden,
+  };
+}
+"""
+
+READ_ALIGNMENT_JS = r"""
+(root) => {
+  const readout = root.querySelector('.ax-readout');
+  return {
+    head: Number(root.dataset.head),
+    row: Number(root.dataset.row),
+    tokens: [...root.querySelectorAll('.ax-in')].map((el) => Number(el.dataset.weight)),
+    readoutCol: readout.dataset.col === undefined ? null : Number(readout.dataset.col),
+    readoutWeight: readout.dataset.weight === undefined ? null : Number(readout.dataset.weight),
+    readout: readout.textContent,
+    grid: [...root.querySelectorAll('tr.ax-grid-row')].map((tr) =>
+      [...tr.querySelectorAll('td')].map((td) => Number(td.dataset.weight))),
+  };
+}
+"""
+
+
+def python_softmax(scores, mask, temperature):
+    """What attention_course computes for the figure's inputs (float64)."""
+    import keras
+    import numpy as np
+
+    from attention_course.attention import masked_softmax
+
+    scores = np.asarray(scores, dtype=np.float64) / temperature
+    return keras.ops.convert_to_numpy(masked_softmax(scores, np.asarray(mask, dtype=bool)))
+
+
+def check_softmax_figure(state: dict, what: str) -> None:
+    """The figure's weights, sum, entropy and context against masked_softmax."""
+    import numpy as np
+
+    want = python_softmax(state["scores"], state["mask"], state["temperature"])
+    weights = np.array(state["weights"])
+    mask = np.array(state["mask"])
+    assert np.abs(weights - want).max() <= TOLERANCE, (
+        f"{what}: the page shows weights {weights}, masked_softmax gives {want} for scores "
+        f"{state['scores']}, mask {state['mask']}, temperature {state['temperature']}")
+    assert np.all(weights[~mask] == 0.0), f"{what}: a masked key has weight {weights[~mask]}"
+    assert state["shown"] == [f"{w:.3f}" for w in weights], f"{what}: text {state['shown']}"
+    assert np.allclose(state["bars"], 100 * weights, atol=0.01), f"{what}: bars {state['bars']}"
+    values = np.array(state["values"])
+    if mask.any():
+        assert abs(weights.sum() - 1) <= 1e-12 and abs(state["sum"] - 1) <= 1e-12, (
+            f"{what}: weights sum to {weights.sum()}")
+        assert not state["nothingShown"]
+    else:
+        assert np.all(weights == 0.0) and state["sum"] == 0.0, f"{what}: {weights}"
+        assert state["nothingShown"], f"{what}: the 'nothing to attend to' note is hidden"
+    p = want[want > 0]
+    assert abs(state["entropy"] - float(-(p * np.log(p)).sum())) <= TOLERANCE, what
+    assert np.abs(np.array(state["context"]) - want @ values).max() <= TOLERANCE, (
+        f"{what}: context {state['context']}, expected {want @ values}")
+
+
+def widget_shot(page, locator, screenshots, name: str, park: bool = True) -> Path:
+    """A screenshot of one figure; the mouse is parked first (``park``) so that scrolling
+    the figure into view cannot hover something else."""
+    if park:
+        page.mouse.move(0, 0)
+    shot = screenshots / "interactive" / f"{name}.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    locator.screenshot(path=str(shot))
+    assert shot.stat().st_size > 0
+    return shot
+
+
+def test_softmax_explorer_in_browser(browser, site, screenshots):
+    """Chapter 4: temperature slider, mask boxes, typed and dragged scores, the empty row."""
+    import numpy as np
+
+    context, page, visit = open_page(browser, site, f"{SOFTMAX_PAGE}.html")
+    try:
+        page.wait_for_selector(f".ax-softmax{READY}", timeout=SETTLE_TIMEOUT_MS)
+        root = page.locator(".ax-softmax")
+        handle = root.element_handle()
+        read = lambda: page.evaluate(READ_SOFTMAX_JS, handle)  # noqa: E731
+
+        # The script's softmax on the hard cases, against the package's.
+        cases = [([1e4, 0.0, -1e4], [True] * 3), ([-1000.0, -999.0, -998.0], [True] * 3),
+                 ([0.3, -1.2, 2.0, 0.7], [False] * 4), ([5.0, 1.0, 2.0], [False, True, True])]
+        for scores, mask in cases:
+            got = page.evaluate("([s, m]) => window.AttentionExplorer.maskedSoftmax(s, m)",
+                                [scores, mask])
+            want = python_softmax(scores, mask, 1.0)
+            assert np.abs(np.array(got) - want).max() <= TOLERANCE, (scores, mask, got, want)
+            assert all(g == 0.0 for g, m in zip(got, mask, strict=True) if not m)
+
+        first = read()
+        check_softmax_figure(first, "first state")
+        assert first["temperature"] == 1.0 and all(first["mask"])
+        widget_shot(page, root, screenshots, "ch04-softmax-before")
+
+        # Temperature: 30 steps of 0.01 in log10 τ down, with the keyboard.
+        root.locator("input.ax-tau").focus()
+        for _ in range(30):
+            page.keyboard.press("ArrowLeft")
+        state = read()
+        assert state["temperature"] == pytest.approx(10 ** -0.3, rel=1e-12)
+        check_softmax_figure(state, "after lowering the temperature")
+        assert max(state["weights"]) > max(first["weights"]), "a colder softmax is not sharper"
+
+        # Mask the second key (click its box).
+        root.locator("input.ax-mask").nth(1).click()
+        state = read()
+        assert state["mask"][1] is False and state["weights"][1] == 0.0
+        check_softmax_figure(state, "after masking key 2")
+
+        # Type a score.
+        typed = root.locator("input.ax-score").nth(2)
+        typed.fill("3.5")
+        state = read()
+        assert state["scores"][2] == 3.5
+        check_softmax_figure(state, "after typing 3.5 as score 3")
+
+        # Drag a score's slider to the right with the mouse.
+        slider = root.locator("input.ax-score-range").nth(4)
+        box = slider.bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] / 2, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.85, y, steps=8)
+        page.mouse.up()
+        state = read()
+        assert state["scores"][4] > first["scores"][4], "dragging did not raise score 5"
+        check_softmax_figure(state, "after dragging score 5")
+        widget_shot(page, root, screenshots, "ch04-softmax-after")
+
+        # Mask every key: all weights exactly 0, a zero context vector.
+        for box_ in root.locator("input.ax-mask:checked").all():
+            box_.click()
+        state = read()
+        check_softmax_figure(state, "with every key masked")
+        assert state["context"] == [0.0, 0.0]
+
+        # Reset, and the dark theme (pydata-sphinx-theme's toggle sets html[data-theme]).
+        root.locator("button.ax-reset").click()
+        assert read()["weights"] == first["weights"]
+        page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        widget_shot(page, root, screenshots, "ch04-softmax-dark")
+    finally:
+        context.close()
+    assert not visit.console_errors, visit.console_errors
+    assert not visit.outside, f"requests outside the site: {visit.outside}"
+
+
+def embedded_data(html_dir: Path, name: str, kind: str) -> list[dict]:
+    """The numbers the chapter wrote into its page, read from the HTML file (no browser)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup((html_dir / f"{name}.html").read_text(encoding="utf-8"), "html.parser")
+    return [json.loads(root.select_one("script.ax-data").string)
+            for root in soup.select(f".ax-widget[data-ax='{kind}']")]
+
+
+def check_row(state: dict, want, decimals_tolerance: float, what: str) -> None:
+    import numpy as np
+
+    tokens = np.array(state["tokens"])
+    assert np.abs(tokens - np.asarray(want)).max() <= TOLERANCE, (
+        f"{what}: the page shades by {tokens}, the chapter's weights are {want}")
+    assert np.all(tokens >= 0), what
+    if tokens.any():  # rounded weights: the sum is 1 up to the rounding
+        assert abs(tokens.sum() - 1) <= decimals_tolerance * len(tokens) + 1e-12, (
+            f"{what}: weights sum to {tokens.sum()}")
+
+
+def test_review_explorer_in_browser(browser, site, screenshots, html_dir):
+    """Chapter 5: point at a word, switch seeds, move along with the keyboard."""
+    [data] = embedded_data(html_dir, REVIEW_PAGE, "alignment")
+    weights = data["weights"]  # (seeds, 1, words), rounded by the chapter's cell
+    rounding = 0.5 * 10.0 ** -4
+    context, page, visit = open_page(browser, site, f"{REVIEW_PAGE}.html")
+    try:
+        page.wait_for_selector(f".ax-alignment{READY}", timeout=SETTLE_TIMEOUT_MS)
+        root = page.locator(".ax-alignment")
+        handle = root.element_handle()
+        read = lambda: page.evaluate(READ_ALIGNMENT_JS, handle)  # noqa: E731
+        words = root.locator(".ax-in")
+        assert words.count() == len(data["inputs"]) > 1
+
+        state = read()
+        check_row(state, weights[0][0], rounding, "first state")
+        widget_shot(page, root, screenshots, "ch05-review-before")
+
+        top = max(range(len(data["inputs"])), key=lambda j: weights[0][0][j])
+        words.nth(top).hover()
+        state = read()
+        assert state["readoutCol"] == top
+        assert abs(state["readoutWeight"] - weights[0][0][top]) <= TOLERANCE
+        assert "rank 1 of" in state["readout"] and data["inputs"][top] in state["readout"]
+        widget_shot(page, root, screenshots, "ch05-review-hover", park=False)
+
+        if len(weights) > 1:  # another seed's model
+            root.locator("input.ax-head").nth(1).check()
+            words.nth(top).hover()
+            state = read()
+            assert state["head"] == 1
+            check_row(state, weights[1][0], rounding, "second seed")
+            assert abs(state["readoutWeight"] - weights[1][0][top]) <= TOLERANCE
+
+        words.nth(0).focus()
+        page.keyboard.press("ArrowRight")
+        page.mouse.move(0, 0)
+        state = read()
+        assert state["readoutCol"] == 1, "the arrow key did not move to the second word"
+        assert abs(state["readoutWeight"] - weights[state["head"]][0][1]) <= TOLERANCE
+        widget_shot(page, root, screenshots, "ch05-review-after")
+        page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        widget_shot(page, root, screenshots, "ch05-review-dark")
+    finally:
+        context.close()
+    assert not visit.console_errors, visit.console_errors
+    assert not visit.outside, f"requests outside the site: {visit.outside}"
+
+
+@pytest.fixture(scope="session")
+def alignment_page(html_dir, tmp_path_factory):
+    """A page with a synthetic alignment explorer (2 heads, causal mask, one empty row),
+    written by interactive.alignment_explorer and served with the built book's _static files,
+    as chapters 6 and 7 will use it. Returns (folder, weights, the figure)."""
+    import keras
+    import numpy as np
+
+    from attention_course import interactive
+    from attention_course.attention import masked_softmax
+
+    folder = tmp_path_factory.mktemp("alignment")
+    (folder / "_static").mkdir()
+    for name in ("attention-explorer.js", "attention-explorer.css"):
+        shutil.copy(html_dir / "_static" / name, folder / "_static" / name)
+    rng = np.random.default_rng(16)
+    inputs = ["12", "march", "2001", "<pad>"]
+    outputs = ["2001", "-", "03", "-", "12", "<pad>"]
+    allowed = np.tril(np.ones((6, 4), dtype=bool), k=1)
+    allowed[:, 3] = False  # the input's padding
+    allowed[5] = False  # the output's padding: a query with nothing to attend to
+    weights = keras.ops.convert_to_numpy(
+        masked_softmax(3 * rng.normal(size=(2, 6, 4)), allowed))
+    figure = interactive.alignment_explorer(
+        weights, outputs, inputs, head_names=["head A", "head B"], decimals=8,
+        title="A synthetic alignment", output_label="output token",
+        input_label="input token")
+    (folder / "index.html").write_text(
+        '<!doctype html><html lang="en" data-theme="light"><head><meta charset="utf-8">'
+        "<title>alignment explorer</title>"
+        '<link rel="stylesheet" href="_static/attention-explorer.css">'
+        '<script src="_static/attention-explorer.js"></script></head>'
+        f"<body><main>{figure.html}</main></body></html>", encoding="utf-8")
+    return folder, weights, allowed
+
+
+def test_alignment_explorer_in_browser(browser, screenshots, alignment_page):
+    """Outputs × inputs with heads, as chapters 6 and 7 call it: rows, heads, grid, keyboard."""
+    import numpy as np
+
+    folder, weights, allowed = alignment_page
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context, page, visit = open_page(browser, f"http://127.0.0.1:{server.server_port}",
+                                     "index.html")
+    try:
+        page.wait_for_selector(f".ax-alignment{READY}", timeout=SETTLE_TIMEOUT_MS)
+        root = page.locator(".ax-alignment")
+        handle = root.element_handle()
+        read = lambda: page.evaluate(READ_ALIGNMENT_JS, handle)  # noqa: E731
+        state = read()
+        check_row(state, weights[0, 0], ROUNDING_8, "first state")
+        np.testing.assert_allclose(state["grid"], weights[0], rtol=0, atol=TOLERANCE)
+        widget_shot(page, root, screenshots, "alignment-before")
+
+        root.locator(".ax-head").nth(1).check()
+        for row in range(weights.shape[1]):
+            root.locator(".ax-out").nth(row).hover()
+            state = read()
+            assert (state["head"], state["row"]) == (1, row)
+            check_row(state, weights[1, row], ROUNDING_8, f"head B, row {row}")
+            tokens = np.array(state["tokens"])
+            assert np.all(tokens[~allowed[row]] == 0.0), f"row {row}: masked weights {tokens}"
+        assert "attends to nothing" in state["readout"]  # the last row: all masked
+        assert state["tokens"] == [0.0] * 4
+        np.testing.assert_allclose(read()["grid"], weights[1], rtol=0, atol=TOLERANCE)
+
+        root.locator("table.ax-grid tr.ax-grid-row").nth(2).locator("td").nth(1).hover()
+        state = read()
+        assert (state["row"], state["readoutCol"]) == (2, 1)
+        assert abs(state["readoutWeight"] - weights[1, 2, 1]) <= TOLERANCE
+        widget_shot(page, root, screenshots, "alignment-after")
+
+        root.locator(".ax-out").nth(0).focus()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        page.mouse.move(0, 0)
+        state = read()
+        assert state["row"] == 2, "the arrow keys did not move to the third output"
+        check_row(state, weights[1, 2], ROUNDING_8, "row chosen with the keyboard")
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+    assert not visit.console_errors, visit.console_errors
+    assert not visit.outside, f"requests outside the site: {visit.outside}"
