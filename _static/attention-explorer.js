@@ -69,6 +69,11 @@
     return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
   }
 
+  /* The attention colour at opacity alpha (interactive.py's _shade). */
+  function shadeColour(alpha) {
+    return "rgba(var(--ax-accent, 221, 132, 82), " + alpha.toFixed(3) + ")";
+  }
+
   function readData(root) {
     var node = root.querySelector("script.ax-data");
     return node ? JSON.parse(node.textContent) : {};
@@ -82,7 +87,8 @@
     var tau = root.querySelector("input.ax-tau");
     var tauLabel = root.querySelector("output.ax-tau-value");
     var plane = root.querySelector("svg.ax-plane");
-    var initial = { scores: data.scores.slice(), mask: data.mask.slice(), logTau: tau.value };
+    var initial = { scores: data.scores.slice(), mask: data.mask.slice(), logTau: tau.value,
+                    texts: rows.map(function (row) { return row.querySelector("input.ax-score").value; }) };
     var state = { scores: data.scores.slice(), mask: data.mask.slice() };
 
     function temperature() {
@@ -161,7 +167,7 @@
       rows.forEach(function (row, i) {
         row.querySelector("input.ax-score-range").value = String(state.scores[i]);
         var typed = row.querySelector("input.ax-score");
-        typed.value = String(state.scores[i]);
+        typed.value = initial.texts[i];
         typed.removeAttribute("aria-invalid");
         row.querySelector("input.ax-mask").checked = state.mask[i];
       });
@@ -206,7 +212,7 @@
       inputs.forEach(function (token, j) {
         var shade = span > 0 ? (weights[j] - low) / span : 0;
         token.dataset.weight = String(weights[j]);
-        token.style.setProperty("--ax-shade", shade.toFixed(3));
+        token.style.backgroundColor = shadeColour(shade);
         token.classList.toggle("ax-strong", shade > data.strong);
         token.classList.toggle("ax-current", j === c);
         token.setAttribute("aria-selected", j === c ? "true" : "false");
@@ -223,7 +229,7 @@
         weightsOf(state.head, i).forEach(function (w, j) {
           var cell = cells[j];
           cell.dataset.weight = String(w);
-          cell.style.setProperty("--ax-shade", String(w));
+          cell.style.backgroundColor = shadeColour(w);
           cell.classList.toggle("ax-strong", w > data.strong);
           cell.classList.toggle("ax-current", i === r && j === c);
           cell.querySelector(".ax-sr").textContent = fixed(w, data.digits);
@@ -255,7 +261,7 @@
           "\u201c" + output + "\u201d puts its largest weight, " +
             fixed(weights[best], data.digits) + ", on " + where + "." :
           "The largest weight, " + fixed(weights[best], data.digits) + " (" +
-            (weights[best] * weights.length).toFixed(1) + " \u00d7 the uniform 1/" +
+            (weights[best] * weights.length).toFixed(2) + " \u00d7 the uniform 1/" +
             weights.length + "), is on " + where + ".";
         return;
       }
@@ -266,7 +272,7 @@
       readout.textContent = "\u201c" + data.inputs[c] + "\u201d (" + data.inputLabel + " " +
         (c + 1) + " of " + weights.length + ")" + from + ": weight " +
         fixed(w, data.digits) + (data.outputs.length > 1 ? "" : " (" +
-          (w * weights.length).toFixed(1) + " \u00d7 uniform)") +
+          (w * weights.length).toFixed(2) + " \u00d7 uniform)") +
         ", rank " + rank + " of " + weights.length +
         (data.heads.length > 1 ? " (" + data.heads[state.head] + ")" : "") + ".";
     }
@@ -335,8 +341,10 @@
       if (root.dataset.axReady) return;
       var init = KINDS[root.dataset.ax];
       if (!init) return;
-      // The page's HTML disables the controls, which do nothing without this script.
+      // The page's HTML disables the controls and hides the hints and sliders, which do
+      // nothing without this script.
       root.querySelectorAll("input, button").forEach(function (el) { el.disabled = false; });
+      root.querySelectorAll("[data-ax-live]").forEach(function (el) { el.hidden = false; });
       init(root);
       root.classList.add("ax-live");
       root.dataset.axReady = "true";

@@ -51,6 +51,8 @@ def test_softmax_explorer_first_state_is_masked_softmax():
     boxes = root.select("input.ax-mask")
     assert [b.has_attr("checked") for b in boxes] == mask.tolist()
     assert all(control.has_attr("disabled") for control in root.select("input, button"))
+    assert all(node.has_attr("hidden") for node in root.select("[data-ax-live]"))
+    assert len(root.select("[data-ax-live]")) == 5 + 2  # score sliders, the hint, reset
     assert root.select_one("svg.ax-plane") is not None
     assert root.select_one(".ax-nothing").has_attr("hidden")
 
@@ -129,8 +131,8 @@ def test_alignment_explorer_one_row_is_a_review_without_grid():
     assert "</script><script>" not in raw.html
     assert parse(raw)[1]["inputs"][0] == "</script><script>x()"
     shades = [t["style"] for t in root.select(".ax-in")]
-    assert shades == ["--ax-shade:0.000", "--ax-shade:1.000", "--ax-shade:0.400"]
-    assert "The largest weight, 0.6000 (1.8 × the uniform 1/3), is on “<b>”" in root.select_one(
+    assert [s.split(",")[-1] for s in shades] == ["0.000)", "1.000)", "0.400)"]
+    assert "The largest weight, 0.60000 (1.80 × the uniform 1/3), is on “<b>”" in root.select_one(
         ".ax-readout").text
 
 

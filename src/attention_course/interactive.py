@@ -55,6 +55,15 @@ MAX_GRID = 60
 STRONG_SHADE = 0.55
 """Shades above this get dark text (light text on a strong colour would be hard to read)."""
 
+# Inline styles: the stylesheet's colours (which follow the theme's dark mode) when it is
+# there, plain ones when it is not (a notebook in Jupyter or Colab), so the first state reads.
+BAR_STYLE = ("display:inline-block;width:9em;height:0.8em;vertical-align:middle;"
+             "border:1px solid var(--ax-border,#ccc);")
+BAR_FILL_STYLE = "display:block;height:100%;background:var(--ax-bar,#4c72b0);"
+
+ACCENT = "221,132,82"
+"""The attention colour, chapter 5's ``plots.HIGHLIGHT_RGB``."""
+
 _counter = itertools.count()
 
 
@@ -136,7 +145,7 @@ def _finite_array(name: str, values, ndim: tuple[int, ...]) -> np.ndarray:
 
 
 def _hint(text: str) -> str:
-    return f'<p class="ax-hint ax-live-only">{_e(text)}</p>'
+    return f'<p class="ax-hint" data-ax-live hidden>{_e(text)}</p>'
 
 
 def _title(element_id: str, title: str | None) -> str:
@@ -243,13 +252,15 @@ def softmax_explorer(scores, *, values=None, mask=None, labels=None, temperature
             f'<th scope="row">{_e(labels[j])}</th>'
             f'<td class="ax-attend"><input type="checkbox" class="ax-mask" id="{key}-mask"'
             f'{" checked" if mask[j] else ""} disabled aria-label="attend to {_e(labels[j])}"></td>'
-            f'<td class="ax-score-cell"><input type="range" class="ax-score-range ax-live-only" '
+            f'<td class="ax-score-cell"><input type="range" class="ax-score-range" '
+            'data-ax-live hidden '
             f'min="{-reach:g}" max="{reach:g}" step="0.01" value="{_num(scores[j])}" disabled '
             f'aria-label="score of {_e(labels[j])} (slider)">'
             f'<input type="number" class="ax-score" step="0.1" value="{_num(scores[j])}" disabled '
             f'aria-label="score of {_e(labels[j])}"></td>'
-            f'<td class="ax-weight-cell"><span class="ax-bar" aria-hidden="true">'
-            f'<span class="ax-bar-fill" style="width:{100 * weights[j]:.2f}%"></span></span>'
+            f'<td class="ax-weight-cell"><span class="ax-bar" aria-hidden="true" '
+            f'style="{BAR_STYLE}"><span class="ax-bar-fill" '
+            f'style="{BAR_FILL_STYLE}width:{100 * weights[j]:.2f}%"></span></span>'
             f'<span class="ax-weight" data-weight="{_num(weights[j])}">'
             f"{_fixed(weights[j], digits)}</span></td>{value_cell}</tr>"
         )
@@ -266,7 +277,7 @@ def softmax_explorer(scores, *, values=None, mask=None, labels=None, temperature
         f'max="{math.log10(high):g}" step="0.01" value="{log_tau:g}" '
         f'aria-valuetext="temperature {format_temperature(tau)}" disabled>'
         f'<output class="ax-tau-value" for="{tau_id}">{format_temperature(tau)}</output>'
-        '<button type="button" class="ax-reset ax-live-only" disabled>reset</button></div>'
+        '<button type="button" class="ax-reset" data-ax-live hidden disabled>reset</button></div>'
     )
     value_head = "" if values is None else "<th scope=\"col\">value v</th>"
     table = (
@@ -323,8 +334,9 @@ def _plane_svg(frame: dict, values: np.ndarray, labels, context, mask) -> str:
     parts = []
     centre = values.mean(axis=0)
     cx, cy = at(centre)
-    parts.append(f'<path class="ax-plane-mean" d="M{cx - 4:.1f} {cy - 4:.1f}l8 8m0 -8l-8 8">'
-                 "<title>mean of the values</title></path>")
+    parts.append(f'<path class="ax-plane-mean" stroke="currentColor" '
+                 f'd="M{cx - 4:.1f} {cy - 4:.1f}l8 8m0 -8l-8 8"><title>mean of the values</title>'
+                 "</path>")
     for j, point in enumerate(values):
         x, y = at(point)
         masked = "" if mask[j] else " ax-masked"
@@ -349,7 +361,7 @@ def _plane_svg(frame: dict, values: np.ndarray, labels, context, mask) -> str:
 def alignment_explorer(weights, output_tokens: Sequence[str], input_tokens: Sequence[str], *,
                        head_names: Sequence[str] | None = None, title: str | None = None,
                        output_label: str = "output", input_label: str = "input",
-                       head_label: str = "head", decimals: int = 4,
+                       head_label: str = "head", decimals: int = 5,
                        digits: int | None = None) -> InteractiveFigure:
     """Explore an attention matrix: which inputs each output token attends to, per head.
 
@@ -376,7 +388,7 @@ def alignment_explorer(weights, output_tokens: Sequence[str], input_tokens: Sequ
         title: a line above the figure (also its accessible name).
         output_label, input_label, head_label: the words for a row, a column and a head in
             the figure's text (e.g. "decoder step", "character", "seed").
-        decimals: places the weights are rounded to (default 4).
+        decimals: places the weights are rounded to (default 5).
         digits: decimals shown in the text (default ``decimals``).
 
     Returns:
@@ -429,11 +441,12 @@ def alignment_explorer(weights, output_tokens: Sequence[str], input_tokens: Sequ
     digits = decimals if digits is None else digits
     rounded = np.round(weights, decimals)
     data = {"heads": names, "outputs": output_tokens, "inputs": input_tokens,
-            "weights": rounded.tolist(), "digits": digits, "strong": STRONG_SHADE,
+            "weights": rounded.tolist(), "decimals": decimals, "digits": digits,
+            "strong": STRONG_SHADE,
             "inputLabel": input_label}
     element_id = _element_id("alignment", data)
     first = rounded[0, 0]
-    body = [_hint(_alignment_hint(n_out, heads, output_label, input_label))]
+    body = [_hint(_alignment_hint(n_out, heads, output_label, input_label, head_label))]
     if heads > 1:
         radios = "".join(
             f'<label><input type="radio" class="ax-head" name="{element_id}-head" value="{h}"'
@@ -457,7 +470,7 @@ def alignment_explorer(weights, output_tokens: Sequence[str], input_tokens: Sequ
         f'<span class="ax-tok ax-in{" ax-strong" if shade > STRONG_SHADE else ""}" '
         f'role="option" data-col="{j}" data-weight="{_num(w)}" tabindex="{0 if j == 0 else -1}" '
         f'aria-selected="false" aria-label="{_e(token)}, weight {w:.{digits}f}" '
-        f'style="--ax-shade:{shade:.3f}" title="{w:.{digits}f}">{_e(token)}</span>'
+        f'style="{_shade(shade)}" title="{w:.{digits}f}">{_e(token)}</span>'
         for j, (token, w, shade) in enumerate(zip(input_tokens, first, shades, strict=True)))
     body.append(
         f'<div class="ax-label">{_e(input_label)}s</div>'
@@ -473,16 +486,23 @@ def alignment_explorer(weights, output_tokens: Sequence[str], input_tokens: Sequ
     return InteractiveFigure("alignment", element_id, page, data)
 
 
-def _alignment_hint(n_out: int, heads: int, output_label: str, input_label: str) -> str:
+def _alignment_hint(n_out: int, heads: int, output_label: str, input_label: str,
+                    head_label: str) -> str:
     text = ""
     if n_out > 1:
         text += (f"Choose one of the {output_label}s (point at it, tap it, or tab to it and use "
                  f"the arrow keys) to shade the {input_label}s by its weights; ")
     text += f"point at, tap or tab to one of the {input_label}s to read its weight"
     if heads > 1:
-        text += "; the buttons switch between the heads"
+        text += f"; the buttons switch between the {head_label}s"
     text += "."
     return text[0].upper() + text[1:]
+
+
+def _shade(alpha: float) -> str:
+    """A token's or cell's background at opacity ``alpha`` of the attention colour (as the
+    script's ``shade``)."""
+    return f"background-color:rgba(var(--ax-accent,{ACCENT}),{alpha:.3f})"
 
 
 def _row_shades(row: np.ndarray) -> np.ndarray:
@@ -502,7 +522,7 @@ def _first_readout(row, output_tokens, input_tokens, input_label: str, digits: i
     if several:
         return (f"“{output_tokens[0]}” puts its largest weight, {_fixed(row[best], digits)}, "
                 f"on {where}.")
-    return (f"The largest weight, {_fixed(row[best], digits)} ({row[best] * len(row):.1f} × the "
+    return (f"The largest weight, {_fixed(row[best], digits)} ({row[best] * len(row):.2f} × the "
             f"uniform 1/{len(row)}), is on {where}.")
 
 
@@ -514,7 +534,7 @@ def _grid_html(matrix, output_tokens, input_tokens, output_label: str, input_lab
     rows = []
     for i, (token, row) in enumerate(zip(output_tokens, matrix, strict=True)):
         cells = "".join(
-            f'<td data-weight="{_num(w)}" style="--ax-shade:{w:.4f}" title="{w:.{digits}f}"'
+            f'<td data-weight="{_num(w)}" style="{_shade(w)}" title="{w:.{digits}f}"'
             f'{strong if w > STRONG_SHADE else ""}>'
             f'<span class="ax-sr">{w:.{digits}f}</span></td>' for w in row)
         rows.append(f'<tr class="ax-grid-row{" ax-current" if i == 0 else ""}" data-row="{i}">'

@@ -428,8 +428,9 @@ def test_softmax_explorer_in_browser(browser, site, screenshots):
         widget_shot(page, root, screenshots, "ch04-softmax-after")
 
         # Mask every key: all weights exactly 0, a zero context vector.
-        for box_ in root.locator("input.ax-mask:checked").all():
-            box_.click()
+        for box_ in root.locator("input.ax-mask").all():
+            if box_.is_checked():
+                box_.click()
         state = read()
         check_softmax_figure(state, "with every key masked")
         assert state["context"] == [0.0, 0.0]
@@ -470,7 +471,7 @@ def test_review_explorer_in_browser(browser, site, screenshots, html_dir):
     """Chapter 5: point at a word, switch seeds, move along with the keyboard."""
     [data] = embedded_data(html_dir, REVIEW_PAGE, "alignment")
     weights = data["weights"]  # (seeds, 1, words), rounded by the chapter's cell
-    rounding = 0.5 * 10.0 ** -4
+    rounding = 0.5 * 10.0 ** -data["decimals"]
     context, page, visit = open_page(browser, site, f"{REVIEW_PAGE}.html")
     try:
         page.wait_for_selector(f".ax-alignment{READY}", timeout=SETTLE_TIMEOUT_MS)
