@@ -11,6 +11,7 @@ installs Debian's package), else the first of chromium/chromium-browser/google-c
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -57,16 +58,25 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def site(html_dir):
-    """Base URL of the built book, served on 127.0.0.1 for the session."""
-    handler = functools.partial(_QuietHandler, directory=str(html_dir))
+@contextlib.contextmanager
+def serving(directory: Path):
+    """Serve ``directory`` on 127.0.0.1 (a free port) while the block runs; yields its URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def site(html_dir):
+    """Base URL of the built book, served on 127.0.0.1 for the session."""
+    with serving(html_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -354,6 +364,26 @@ def check_softmax_figure(state: dict, what: str) -> None:
         f"{what}: context {state['context']}, expected {want @ values}")
 
 
+READERS = {"softmax": READ_SOFTMAX_JS, "alignment": READ_ALIGNMENT_JS}
+
+
+@contextlib.contextmanager
+def figure_on_page(browser, site: str, path: str, kind: str):
+    """Open ``site/path`` and wait until its figure of ``kind`` is live; yields
+    ``(page, figure locator, read)``, where ``read()`` returns what the figure shows.
+    Afterwards: no console error, no request outside the site."""
+    context, page, visit = open_page(browser, site, path)
+    try:
+        page.wait_for_selector(f".ax-{kind}{READY}", timeout=SETTLE_TIMEOUT_MS)
+        root = page.locator(f".ax-{kind}")
+        handle = root.element_handle()
+        yield page, root, lambda: page.evaluate(READERS[kind], handle)
+    finally:
+        context.close()
+    assert not visit.console_errors, visit.console_errors
+    assert not visit.outside, f"requests outside the site: {visit.outside}"
+
+
 def widget_shot(page, locator, screenshots, name: str, park: bool = True) -> Path:
     """A screenshot of one figure; the mouse is parked first (``park``) so that scrolling
     the figure into view cannot hover something else."""
@@ -370,13 +400,7 @@ def test_softmax_explorer_in_browser(browser, site, screenshots):
     """Chapter 4: temperature slider, mask boxes, typed and dragged scores, the empty row."""
     import numpy as np
 
-    context, page, visit = open_page(browser, site, f"{SOFTMAX_PAGE}.html")
-    try:
-        page.wait_for_selector(f".ax-softmax{READY}", timeout=SETTLE_TIMEOUT_MS)
-        root = page.locator(".ax-softmax")
-        handle = root.element_handle()
-        read = lambda: page.evaluate(READ_SOFTMAX_JS, handle)  # noqa: E731
-
+    with figure_on_page(browser, site, f"{SOFTMAX_PAGE}.html", "softmax") as (page, root, read):
         # The script's softmax on the hard cases, against the package's.
         cases = [([1e4, 0.0, -1e4], [True] * 3), ([-1000.0, -999.0, -998.0], [True] * 3),
                  ([0.3, -1.2, 2.0, 0.7], [False] * 4), ([5.0, 1.0, 2.0], [False, True, True])]
@@ -440,10 +464,6 @@ def test_softmax_explorer_in_browser(browser, site, screenshots):
         assert read()["weights"] == first["weights"]
         page.evaluate("document.documentElement.dataset.theme = 'dark'")
         widget_shot(page, root, screenshots, "ch04-softmax-dark")
-    finally:
-        context.close()
-    assert not visit.console_errors, visit.console_errors
-    assert not visit.outside, f"requests outside the site: {visit.outside}"
 
 
 def embedded_data(html_dir: Path, name: str, kind: str) -> list[dict]:
@@ -472,12 +492,7 @@ def test_review_explorer_in_browser(browser, site, screenshots, html_dir):
     [data] = embedded_data(html_dir, REVIEW_PAGE, "alignment")
     weights = data["weights"]  # (seeds, 1, words), rounded by the chapter's cell
     rounding = 0.5 * 10.0 ** -data["decimals"]
-    context, page, visit = open_page(browser, site, f"{REVIEW_PAGE}.html")
-    try:
-        page.wait_for_selector(f".ax-alignment{READY}", timeout=SETTLE_TIMEOUT_MS)
-        root = page.locator(".ax-alignment")
-        handle = root.element_handle()
-        read = lambda: page.evaluate(READ_ALIGNMENT_JS, handle)  # noqa: E731
+    with figure_on_page(browser, site, f"{REVIEW_PAGE}.html", "alignment") as (page, root, read):
         words = root.locator(".ax-in")
         assert words.count() == len(data["inputs"]) > 1
 
@@ -510,10 +525,6 @@ def test_review_explorer_in_browser(browser, site, screenshots, html_dir):
         widget_shot(page, root, screenshots, "ch05-review-after")
         page.evaluate("document.documentElement.dataset.theme = 'dark'")
         widget_shot(page, root, screenshots, "ch05-review-dark")
-    finally:
-        context.close()
-    assert not visit.console_errors, visit.console_errors
-    assert not visit.outside, f"requests outside the site: {visit.outside}"
 
 
 @pytest.fixture(scope="session")
@@ -557,16 +568,8 @@ def test_alignment_explorer_in_browser(browser, screenshots, alignment_page):
     import numpy as np
 
     folder, weights, allowed = alignment_page
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    context, page, visit = open_page(browser, f"http://127.0.0.1:{server.server_port}",
-                                     "index.html")
-    try:
-        page.wait_for_selector(f".ax-alignment{READY}", timeout=SETTLE_TIMEOUT_MS)
-        root = page.locator(".ax-alignment")
-        handle = root.element_handle()
-        read = lambda: page.evaluate(READ_ALIGNMENT_JS, handle)  # noqa: E731
+    with serving(folder) as url, \
+            figure_on_page(browser, url, "index.html", "alignment") as (page, root, read):
         state = read()
         check_row(state, weights[0, 0], ROUNDING_8, "first state")
         np.testing.assert_allclose(state["grid"], weights[0], rtol=0, atol=TOLERANCE)
@@ -597,9 +600,3 @@ def test_alignment_explorer_in_browser(browser, screenshots, alignment_page):
         state = read()
         assert state["row"] == 2, "the arrow keys did not move to the third output"
         check_row(state, weights[1, 2], ROUNDING_8, "row chosen with the keyboard")
-    finally:
-        context.close()
-        server.shutdown()
-        server.server_close()
-    assert not visit.console_errors, visit.console_errors
-    assert not visit.outside, f"requests outside the site: {visit.outside}"
