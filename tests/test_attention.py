@@ -359,6 +359,202 @@ def test_too_few_dimensions_and_unknown_score_raise_value_error():
         attention.attend(np.ones((1, 2)), np.ones((1, 2)), np.ones((1, 2)), score="cosine")
 
 
+# -- what Keras users pass (issue 14): mask conventions, NaN, precision, types -------------
+
+
+CONVENTION = r"True/1 = attend.*`mask = additive_mask == 0`"
+
+
+@pytest.mark.parametrize("mask", [
+    [[0.0, 0.0, -np.inf]],  # additive: 0 = keep, -inf = drop
+    [[0.0, 0.0, -1e9]],
+    [[1, 1, 2]],
+    [[0.5, 1.0, 1.0]],
+    [[np.nan, 1.0, 1.0]],
+])
+def test_masks_other_than_boolean_or_0_1_are_refused(mask):
+    """Cast to bool, an additive mask would be read backwards ([[0, 0, 1]] for the first)."""
+    with pytest.raises(ValueError, match=CONVENTION):
+        attention.masked_softmax([[1.0, 2.0, 3.0]], mask)
+    q, k, v = np.ones((1, 4)), np.ones((3, 4)), np.ones((3, 2))
+    with pytest.raises(ValueError, match=CONVENTION):
+        attention.attend(q, k, v, mask=mask)
+
+
+def test_an_additive_mask_converted_as_the_error_says_drops_its_minus_inf_positions():
+    additive = np.array([[0.0, 0.0, -np.inf]])
+    got = np_(attention.masked_softmax([[1.0, 2.0, 3.0]], additive == 0))
+    np.testing.assert_allclose(got, [[*np_softmax(np.array([1.0, 2.0])), 0.0]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("convert", [
+    lambda m: m.astype(np.int32), lambda m: m.astype(np.float32), lambda m: m.astype(np.uint8),
+    lambda m: m.astype(int).tolist(), lambda m: keras.Variable(m.astype("float32")),
+    lambda m: tf.constant(m.astype(np.int64)), lambda m: tf.Variable(m.astype(np.float16)),
+], ids=["int32", "float32", "uint8", "list", "keras.Variable", "tf.constant", "tf.Variable"])
+def test_0_1_masks_of_any_type_equal_the_boolean_mask(rng, convert):
+    scores = rng.normal(size=(2, 3, 5))
+    mask = rng.random((2, 1, 5)) < 0.6
+    expected = np_(attention.masked_softmax(scores, mask))
+    np.testing.assert_array_equal(np_(attention.masked_softmax(scores, convert(mask))), expected)
+
+
+def test_inside_tf_function_a_numeric_mask_must_be_boolean(rng):
+    scores = rng.normal(size=(2, 4)).astype("float32")
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1]])
+
+    @tf.function
+    def weights(s, m):
+        return attention.masked_softmax(s, m)
+
+    with pytest.raises(ValueError, match="traced function.*boolean"):
+        weights(scores, mask.astype("float32"))
+    np.testing.assert_allclose(weights(scores, mask == 1).numpy(),
+                               np_(attention.masked_softmax(scores, mask)))
+
+
+@pytest.mark.parametrize("row, expected", [
+    ([np.nan, 0.0, 0.0], [np.nan] * 3),  # was [nan, 1, 1]: the row was not normalised
+    ([0.0, np.nan, 5.0], [np.nan] * 3),
+    ([np.inf, 0.0, 0.0], [np.nan] * 3),  # was [nan, 0, 0]
+    ([np.inf, np.inf, 0.0], [np.nan] * 3),
+    ([np.inf, -np.inf, np.nan], [np.nan] * 3),
+    ([-np.inf, 0.0, 0.0], [0.0, 0.5, 0.5]),
+    ([-np.inf] * 3, [0.0] * 3),
+])
+def test_a_nan_or_plus_inf_score_makes_the_whole_row_nan(row, expected):
+    """As scipy.special.softmax and torch.softmax; -inf means weight 0."""
+    for dtype in ("float16", "float32", "float64"):
+        got = np_(attention.softmax(np.array(row, dtype=dtype)))
+        np.testing.assert_array_equal(got, np.array(expected, dtype=dtype))
+
+
+def test_masked_positions_and_rows_keep_their_zeros_whatever_the_scores():
+    scores = np.array([[np.nan, 1.0, 2.0], [np.inf, 1.0, 2.0], [np.nan, np.inf, -np.inf],
+                       [0.0, np.nan, 1.0]])
+    mask = np.array([[False, True, True], [False, True, True], [False, False, False],
+                     [True, True, False]])
+    got = np_(attention.masked_softmax(scores, mask))
+    np.testing.assert_allclose(got[:2], [[0.0, *np_softmax(np.array([1.0, 2.0]))]] * 2)
+    np.testing.assert_array_equal(got[2], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(got[3], [np.nan, np.nan, 0.0])  # attended NaN: row is NaN
+    scores_t = tf.constant(scores[:3])
+    with tf.GradientTape() as tape:
+        tape.watch(scores_t)
+        loss = tf.reduce_sum(attention.masked_softmax(scores_t, mask[:3]) * [1.0, 2.0, 3.0])
+    assert np.all(np.isfinite(tape.gradient(loss, scores_t).numpy()))
+
+
+def test_a_query_with_nothing_to_attend_to_has_zero_context_even_beside_nan_values():
+    q, k = np.ones((2, 3)), np.ones((4, 3))
+    values = np.array([[1.0, 2.0], [np.nan, 0.0], [np.inf, 1.0], [3.0, 4.0]])
+    mask = np.array([[True, False, False, True], [False] * 4])
+    context, weights = attention.attend(q, k, values, mask=mask)
+    np.testing.assert_array_equal(np_(weights)[1], 0.0)
+    np.testing.assert_array_equal(np_(context)[1], 0.0)
+
+
+@pytest.mark.parametrize("dtype, big", [("float32", 1e19), ("float64", 8e153)])
+def test_scaled_dot_scales_the_query_first_so_fitting_scores_do_not_overflow(dtype, big):
+    """q·k = 4 big² overflows; q·k/√4 = 2 big² fits, and so does (q/√4)·k."""
+    q = np.full((1, 4), big, dtype=dtype)
+    got = np_(attention.scaled_dot_scores(q, q))
+    assert got.dtype == dtype and np.isfinite(got).all()
+    np.testing.assert_allclose(got, 2 * np.float64(big) ** 2, rtol=1e-6)
+    context, weights = attention.attend(q, q, np.ones((1, 2), dtype))
+    np.testing.assert_array_equal(np_(weights), [[1.0]])
+
+
+def test_half_precision_is_summed_in_float32():
+    """Sums in float16 overflow at 65504; in bfloat16 (8 bits) 256 + 1 is 256."""
+    # 300·300 - 300·300 = 0, but 300·300 is inf in float16: inf - inf = NaN.
+    q, k = np.array([[300.0, 300.0]], np.float16), np.array([[300.0, -300.0]], np.float16)
+    assert np_(attention.dot_scores(q, k)).tolist() == [[0.0]]
+    # 70 000 equal scores: each weight 1/70 000 (a float16 subnormal), not 0 (1/inf).
+    got = np_(attention.softmax(np.zeros(70_000, np.float16)))
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got, np.float16(1 / 70_000))
+    # 1000 equal scores in bfloat16: 0.001, not 1/256.
+    got = np_(attention.softmax(keras.ops.zeros(1000, "bfloat16"))).astype(np.float32)
+    np.testing.assert_allclose(got, 1e-3, rtol=2 ** -8)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_every_function_returns_its_inputs_dtype(rng, dtype):
+    def make(*shape):
+        return keras.ops.cast(rng.normal(size=shape), dtype)
+
+    q, k, v = make(2, 3, 4), make(2, 5, 4), make(2, 5, 6)
+    mask = rng.random((2, 3, 5)) < 0.7
+    results = [
+        attention.dot_scores(q, k), attention.scaled_dot_scores(q, k),
+        attention.general_scores(q, k, make(4, 4)),
+        attention.additive_scores(q, k, make(4, 3), make(4, 3), make(3)),
+        attention.softmax(make(3, 5)), attention.masked_softmax(make(2, 3, 5), mask),
+        *attention.attend(q, k, v, mask=mask),
+        *attention.attend(q, k, v, score="additive", w_q=make(4, 3), w_k=make(4, 3), v=make(3)),
+    ]
+    for result in results:
+        assert keras.backend.standardize_dtype(result.dtype) == dtype
+
+
+CONTAINERS = {
+    "numpy": lambda x: x,
+    "list": lambda x: x.tolist(),
+    "keras.Variable": keras.Variable,
+    "tf.constant": tf.constant,
+    "tf.Variable": tf.Variable,
+}
+
+
+@pytest.mark.parametrize("container", sorted(CONTAINERS))
+def test_accepts_lists_variables_and_backend_tensors(rng, container):
+    wrap = CONTAINERS[container]
+    q, k = rng.normal(size=(2, 3, 4)).astype("float32"), rng.normal(size=(2, 5, 4)).astype(
+        "float32")
+    v, w = rng.normal(size=(2, 5, 2)).astype("float32"), rng.normal(size=(4, 4)).astype(
+        "float32")
+    w_q, w_k, h = (rng.normal(size=s).astype("float32") for s in ((4, 3), (4, 3), (3,)))
+    mask = rng.random((2, 3, 5)) < 0.7
+    calls = [
+        lambda f: attention.dot_scores(f(q), f(k)),
+        lambda f: attention.scaled_dot_scores(f(q), f(k)),
+        lambda f: attention.general_scores(f(q), f(k), f(w)),
+        lambda f: attention.additive_scores(f(q), f(k), f(w_q), f(w_k), f(h)),
+        lambda f: attention.softmax(f(q)),
+        lambda f: attention.masked_softmax(f(q[..., :1, :]), f(mask[..., :1, :4])),
+        lambda f: attention.attend(f(q), f(k), f(v), mask=f(mask))[0],
+    ]
+    for call in calls:
+        np.testing.assert_allclose(np_(call(wrap)), np_(call(lambda x: x)), rtol=1e-6)
+
+
+def test_symbolic_keras_tensors_give_symbolic_results():
+    q, k, v = keras.Input((3, 4)), keras.Input((5, 4)), keras.Input((5, 2))
+    mask = keras.Input((3, 5), dtype="bool")
+    context, weights = attention.attend(q, k, v, mask=mask)
+    assert tuple(context.shape) == (None, 3, 2) and tuple(weights.shape) == (None, 3, 5)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: attention.dot_scores([[1.0, 2.0], [3.0]], [[1.0, 2.0]]), ValueError,
+     "query is a nested list whose rows differ in length"),
+    (lambda: attention.dot_scores([[1.0, 2.0]], None), TypeError, "keys must be an array.*None"),
+    (lambda: attention.softmax(["a", "b"]), TypeError, "x must hold real numbers"),
+    (lambda: attention.attend(np.ones((1, 2)), np.ones((3, 2)),
+                              np.array([[1.0], [2.0, 3.0], []], dtype=object)),
+     ValueError, r"values is a NumPy array of Python objects, shape \(3,\)"),
+    (lambda: attention.masked_softmax(np.ones((1, 3)), [[True, False]]), ValueError,
+     r"mask of shape \(1, 2\) does not broadcast to the scores' shape \(1, 3\)"),
+    (lambda: attention.attend(np.ones((1, 2)), np.ones((3, 2)), np.ones((3, 2)),
+                              score=lambda q, k: np.ones((3, 1))), ValueError,
+     r"must return shape \(\.\.\., T_q, T_k\) = \(\.\.\., 1, 3\).*got shape \(3, 1\)"),
+])
+def test_unreadable_inputs_raise_errors_naming_the_argument(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
 # -- the chapters' exercise checks accept right answers and reject typical wrong ones ---------
 
 

@@ -4,9 +4,11 @@ import hashlib
 import itertools
 import shutil
 
+import hypothesis.strategies as st
 import keras
 import numpy as np
 import pytest
+from hypothesis import given
 
 from attention_course import data
 from attention_course.config import PROFILES
@@ -139,8 +141,72 @@ def test_pad_reviews_matches_keras_pad_sequences(padding, truncating):
 def test_pad_reviews_rejects_bad_arguments():
     with pytest.raises(ValueError, match="padding must be 'pre' or 'post'"):
         data.pad_reviews([[1]], 3, padding="middle")
-    with pytest.raises(ValueError, match="maxlen"):
-        data.pad_reviews([[1]], 0)
+    with pytest.raises(ValueError, match="truncating must be 'pre' or 'post'"):
+        data.pad_reviews([[]], 3, truncating="end")  # Keras checks only on a non-empty review
+    with pytest.raises(ValueError, match="maxlen must be 0 or more, got -1"):
+        data.pad_reviews([[1]], -1)
+    with pytest.raises(TypeError, match="maxlen must be an integer or None, got 2.5"):
+        data.pad_reviews([[1]], 2.5)
+    with pytest.raises(ValueError, match="no reviews to pad"):
+        data.pad_reviews([])
+    with pytest.raises(ValueError, match="review 1 must be a list of ids, got int"):
+        data.pad_reviews([[1], 5])
+    with pytest.raises(ValueError, match="review 0 does not fit dtype int8"):
+        data.pad_reviews([[1, 300]], dtype="int8")
+    with pytest.raises(ValueError, match="value 'x' does not fit dtype int32"):
+        data.pad_reviews([[1]], value="x")
+
+
+def test_pad_reviews_without_maxlen_pads_to_the_longest_review_like_keras():
+    """Issue 14: maxlen=None raised a TypeError; Keras pads to the longest review."""
+    reviews = [[1, 14, 22], [1, 5], [], [1, 7, 8, 9]]
+    ours = data.pad_reviews(reviews, maxlen=None)
+    np.testing.assert_array_equal(ours, keras.utils.pad_sequences(reviews, padding="post"))
+    assert ours.shape == (4, 4) and ours.dtype == np.int32
+    assert data.pad_reviews([[], []]).shape == (2, 0)
+
+
+def test_pad_reviews_maxlen_zero_keeps_nothing():
+    for truncating in ("pre", "post"):
+        out = data.pad_reviews([[1, 2], []], 0, truncating=truncating)
+        assert out.shape == (2, 0) and out.dtype == np.int32
+    # Keras agrees for "post"; for "pre" it fails, as review[-0:] is the whole review.
+    assert keras.utils.pad_sequences([[1, 2]], 0, truncating="post").shape == (1, 0)
+    with pytest.raises(ValueError):
+        keras.utils.pad_sequences([[1, 2]], 0, truncating="pre")
+
+
+REVIEWS = st.lists(st.lists(st.integers(0, 2**31 - 1), max_size=9), max_size=6)
+
+
+@given(
+    reviews=REVIEWS | st.lists(st.lists(st.integers(-5, 200), max_size=4), max_size=3),
+    maxlen=st.none() | st.integers(0, 11),
+    padding=st.sampled_from(["pre", "post"]),
+    truncating=st.sampled_from(["pre", "post"]),
+    value=st.integers(-2, 3) | st.floats(-2.5, 2.5, allow_nan=False),
+    dtype=st.sampled_from(["int32", "int64", "int8", "float32", "float64"]),
+    as_arrays=st.booleans(),
+)
+def test_pad_reviews_equals_keras_pad_sequences(reviews, maxlen, padding, truncating, value,
+                                                dtype, as_arrays):
+    """Same array (values, shape, dtype) as Keras for the same arguments, or both raise."""
+    if as_arrays:
+        reviews = [np.array(r, dtype=np.int64) for r in reviews]
+    kwargs = dict(padding=padding, truncating=truncating, value=value, dtype=dtype)
+    try:
+        theirs = keras.utils.pad_sequences(reviews, maxlen, **kwargs)
+    except (ValueError, TypeError, OverflowError):
+        theirs = None
+    if theirs is None and not (maxlen == 0 and truncating == "pre"):
+        with pytest.raises((ValueError, TypeError)):
+            data.pad_reviews(reviews, maxlen, **kwargs)
+        return
+    ours = data.pad_reviews(reviews, maxlen, **kwargs)
+    if theirs is None:  # Keras' review[-0:] keeps the whole review: ours keeps none
+        theirs = np.full((len(reviews), 0), value, dtype=dtype)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours, theirs)
 
 
 def test_padding_mask_marks_real_tokens():

@@ -231,29 +231,70 @@ def _default_vocabulary() -> dict[int, str]:
 
 
 def pad_reviews(
-    sequences, maxlen: int, padding: str = "post", truncating: str = "post", value: int = PAD
+    sequences, maxlen: int | None = None, *, padding: str = "post", truncating: str = "post",
+    value=PAD, dtype="int32",
 ) -> np.ndarray:
-    """Pad/truncate ragged id lists into an int32 matrix of shape (n, maxlen).
+    """Pad/truncate ragged id lists into a matrix of shape (n, maxlen), dtype ``dtype``.
 
-    ``truncating="post"`` keeps a review's first ``maxlen`` ids (its opening, with the start
-    marker); ``"pre"`` keeps its last ones. ``padding`` says on which side the zeros go.
-    Same result as ``keras.utils.pad_sequences`` with the same arguments.
+    ``keras.utils.pad_sequences`` with the same arguments gives the same array, except for
+    the defaults: here ``padding`` and ``truncating`` default to ``"post"`` (Keras: ``"pre"``),
+    the layout the course uses. ``truncating="post"`` keeps a review's first ``maxlen`` ids
+    (its opening, with the start marker); ``"pre"`` keeps its last ones. ``padding`` says on
+    which side ``value`` fills a shorter review. ``maxlen=None`` pads to the longest review;
+    ``maxlen=0`` gives shape (n, 0) (where Keras, for ``truncating="pre"``, fails because
+    ``review[-0:]`` is the whole review). Empty reviews become rows of ``value``. Reviews may
+    be lists, tuples or arrays; a review of vectors pads to (n, maxlen, *vector shape), as in
+    Keras.
+
+    Raises ``ValueError`` for an unknown side, a negative ``maxlen``, no reviews with
+    ``maxlen=None``, a review whose ids do not fit ``dtype``, or reviews of differently shaped
+    elements; ``TypeError`` for a ``maxlen`` that is not an integer.
     """
     for name, side in (("padding", padding), ("truncating", truncating)):
         if side not in ("pre", "post"):
             raise ValueError(f"{name} must be 'pre' or 'post', got {side!r}")
-    if maxlen < 1:
-        raise ValueError(f"maxlen must be a positive length, got {maxlen}")
-    out = np.full((len(sequences), maxlen), value, dtype=np.int32)
-    for row, seq in enumerate(sequences):
-        seq = list(seq)
-        kept = seq[:maxlen] if truncating == "post" else seq[-maxlen:]
-        if not kept:
+    if not hasattr(sequences, "__len__"):
+        raise ValueError(
+            f"sequences must be a list of reviews (lists of ids), got {type(sequences).__name__}"
+        )
+    lengths = []
+    for i, seq in enumerate(sequences):
+        if not hasattr(seq, "__len__") or isinstance(seq, (str, bytes)):
+            raise ValueError(f"review {i} must be a list of ids, got {type(seq).__name__}")
+        lengths.append(len(seq))
+    if maxlen is None:
+        if not lengths:
+            raise ValueError("no reviews to pad: with maxlen=None the length of the longest "
+                             "review is the width, so pass maxlen for an empty list")
+        maxlen = max(lengths)
+    if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)):
+        raise TypeError(f"maxlen must be an integer or None, got {maxlen!r}")
+    if maxlen < 0:
+        raise ValueError(f"maxlen must be 0 or more, got {maxlen}")
+    # Elements may be vectors (Keras allows it): their shape comes from the first non-empty one.
+    first = next((seq for seq, n in zip(sequences, lengths, strict=True) if n), [])
+    element_shape = np.asarray(first).shape[1:] if len(first) else ()
+    try:
+        out = np.full((len(sequences), maxlen, *element_shape), value, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ValueError(f"value {value!r} does not fit dtype {np.dtype(dtype)}: {err}") from err
+    for row, (seq, n) in enumerate(zip(sequences, lengths, strict=True)):
+        kept = seq[:maxlen] if truncating == "post" else seq[max(n - maxlen, 0):]
+        if not len(kept):
             continue
+        try:
+            kept = np.asarray(kept, dtype=out.dtype)
+        except (TypeError, ValueError, OverflowError) as err:
+            raise ValueError(f"review {row} does not fit dtype {out.dtype}: {err}") from err
+        if kept.shape[1:] != element_shape:
+            raise ValueError(
+                f"review {row} holds elements of shape {kept.shape[1:]}, the first non-empty "
+                f"review elements of shape {element_shape}"
+            )
         if padding == "post":
             out[row, : len(kept)] = kept
         else:
-            out[row, -len(kept):] = kept
+            out[row, maxlen - len(kept):] = kept
     return out
 
 

@@ -45,8 +45,10 @@ class AttentionPooling(keras.layers.Layer):
 
     Call arguments:
         inputs: float tensor (batch, time, d).
-        mask: optional boolean (batch, time), True on real tokens; Keras passes it
-            automatically from a masking ``Embedding`` through recurrent layers.
+        mask: optional (batch, time), boolean or 0/1, True/1 on real tokens; Keras passes it
+            automatically from a masking ``Embedding`` through recurrent layers. Other
+            values raise ``ValueError`` (an additive mask, 0 = keep and -inf = drop,
+            converts with ``additive_mask == 0``); see :func:`attention_course.attention.attend`.
 
     Returns:
         context (batch, d), and with ``return_weights`` also weights (batch, time), which are
@@ -105,6 +107,8 @@ class AttentionPooling(keras.layers.Layer):
                 )
 
     def call(self, inputs, mask=None):
+        if mask is not None:
+            mask = ops.convert_to_tensor(mask)  # a list or NumPy mask; attend checks its values
         self._check_call(inputs, mask)
         params = {}
         if self.score == "additive":

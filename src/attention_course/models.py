@@ -17,6 +17,8 @@ at the end ("post") GRU and LSTM then run on cuDNN when a GPU is present.
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 
 # Layer names the builders use, so that analysis code can find the parts of a model.
@@ -220,30 +222,39 @@ def build_review_classifier(
                               learning_rate)
 
 
+# One weight-reading model per classifier: a new one per call would be traced anew each time.
+_WEIGHT_READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def attention_weights(model: keras.Model, x, batch_size: int = 256):
     """The attention weights of ``model`` for padded reviews ``x`` (n, time): shape (n, time).
 
     ``model`` must contain an ``AttentionPooling`` layer named :data:`ATTENTION_LAYER` built
     with ``return_weights=True`` (as :func:`build_review_classifier` builds it). Row i holds
     review i's weights: 0 on padding, summing to 1 over its words. The reviews are run in
-    length buckets (:func:`attention_course.batching.predict_by_length`).
+    length buckets (:func:`attention_course.batching.predict_by_length`); the model that
+    reads the weights is built and traced once per ``model``, so repeated calls neither
+    retrace nor print TensorFlow's retracing warning.
     """
     import numpy as np
 
-    try:
-        layer = model.get_layer(ATTENTION_LAYER)
-    except ValueError as err:
-        raise ValueError(
-            f"model {model.name!r} has no layer named {ATTENTION_LAYER!r}; build it with "
-            "build_review_classifier(\"gru_attention\", ...)"
-        ) from err
-    outputs = layer.output
-    if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
-        raise ValueError(f"layer {ATTENTION_LAYER!r} must be built with return_weights=True")
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"x must be a padded matrix (n, time), got shape {x.shape}")
     from attention_course.batching import predict_by_length
 
-    reader = keras.Model(model.inputs, outputs[1])
-    return predict_by_length(reader, x, batch_size, per_position=True)
+    if model not in _WEIGHT_READERS:
+        try:
+            layer = model.get_layer(ATTENTION_LAYER)
+        except ValueError as err:
+            raise ValueError(
+                f"model {model.name!r} has no layer named {ATTENTION_LAYER!r}; build it with "
+                "build_review_classifier(\"gru_attention\", ...)"
+            ) from err
+        outputs = layer.output
+        if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
+            raise ValueError(
+                f"layer {ATTENTION_LAYER!r} must be built with return_weights=True"
+            )
+        _WEIGHT_READERS[model] = keras.Model(model.inputs, outputs[1])
+    return predict_by_length(_WEIGHT_READERS[model], x, batch_size, per_position=True)
