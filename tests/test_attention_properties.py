@@ -137,7 +137,7 @@ def ref_scores(kind, q, k, params, p: Precision):
 
 
 def ref_softmax(x, mask, axis: int):
-    """Masked softmax of finite ``x`` (longdouble): weights, and x - max per entry."""
+    """Masked softmax of finite ``x`` (longdouble): weights, and the shifted scores x - max."""
     x = to_ref(x)
     mask = np.broadcast_to(True if mask is None else np.asarray(mask), x.shape)
     peak = np.where(mask, x, -np.inf).max(axis=axis, keepdims=True)
@@ -148,13 +148,20 @@ def ref_softmax(x, mask, axis: int):
     return exps / np.where(total > 0, total, 1), shifted
 
 
-def softmax_error(weights, shifted, n: int, p: Precision, score_error=0.0):
-    """Allowed error of computed weights: their own rounding, plus ``score_error`` in the
-    scores (a score off by δ changes a weight by a factor within e^{±2δ})."""
-    relative = np.minimum(SLACK * p.u * (np.abs(shifted) + n + 2) + 2 * score_error, 50.0)
-    with np.errstate(invalid="ignore"):  # 0 × inf for masked entries
-        allowed = np.nan_to_num(weights * np.expm1(relative))
-    return np.minimum(allowed, 1) + SLACK * n * p.tiny_c
+def softmax_error(weights, shifted, axis: int, p: Precision, score_error=0.0):
+    """Allowed error of computed weights: their own rounding (an error of u·|x - max| in each
+    exponent, n·u in the sum), and ``score_error`` in the scores (scores off by at most δ
+    change each weight by a factor within e^{±2δ}). Worked in logarithms, as e^{2δ} may be
+    huge where a weight is tiny."""
+    n = weights.shape[axis]
+    relative = SLACK * p.u * (np.abs(shifted) + n + 2) + 2 * score_error
+    total = np.exp(shifted).sum(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):  # masked entries: -inf - -inf
+        log_w = np.where(np.isneginf(shifted), -np.inf, shifted - np.log(total))
+        upper = np.exp(np.minimum(log_w + relative, 0))
+        lower = np.exp(log_w - relative)
+    allowed = np.maximum(upper - weights, weights - lower)
+    return np.maximum(np.nan_to_num(allowed), 0) + SLACK * n * p.tiny_c
 
 
 # -- the properties ---------------------------------------------------------------------------
@@ -216,8 +223,7 @@ def test_softmax_and_masked_softmax_match_numpy(data):
     check_dtype(got, dtype)
     weights, shifted = ref_softmax(x, mask, axis)
     got = to_ref(got)
-    n = shape[axis]
-    check_close(got, weights, softmax_error(weights, shifted, n, p) + p.eps * weights + p.tiny,
+    check_close(got, weights, softmax_error(weights, shifted, axis, p) + p.eps * weights + p.tiny,
                 f"softmax in {dtype}")
     if mask is not None:
         full = np.broadcast_to(mask, shape)
@@ -295,7 +301,7 @@ def test_attend_matches_numpy(data):
     full = np.broadcast_to(True if mask is None else mask, scores.shape)
     ref_w, shifted = ref_softmax(scores, full, -1)
     row_error = np.where(full, score_error, 0).max(axis=-1, keepdims=True)
-    w_error = softmax_error(ref_w, shifted, t_k, p, row_error)
+    w_error = softmax_error(ref_w, shifted, -1, p, row_error)
     got_w = to_ref(weights)
     check_close(got_w, ref_w, w_error + p.eps * ref_w + p.tiny, f"{kind} weights in {dtype}")
     assert np.all(got_w[~full] == 0)
