@@ -79,6 +79,7 @@ __all__ = [
 ]
 
 _HALF = ("float16", "bfloat16")
+_FLOAT_BITS = {"bfloat16": 16, "float16": 16, "float32": 32, "float64": 64}
 _MASK_CONVENTION = (
     "a mask is boolean or 0/1, True/1 = attend and False/0 = ignore (the Keras convention)"
 )
@@ -135,9 +136,15 @@ def _as_floats(**arrays):
     arithmetic runs in, ``float32`` for ``float16``/``bfloat16`` inputs, else ``dtype``.
     """
     tensors = [_to_tensor(name, a) for name, a in arrays.items()]
-    dtype = keras.backend.result_type(*(t.dtype for t in tensors))
-    if not keras.backend.is_float_dtype(dtype):
+    # The widest float dtype, as in JAX's promotion (float16 with bfloat16 gives float32).
+    # Not keras.backend.result_type: outside TensorFlow it turns float64 into float32.
+    floats = {keras.backend.standardize_dtype(t.dtype) for t in tensors} & set(_FLOAT_BITS)
+    if not floats:
         dtype = keras.backend.floatx()
+    elif floats == set(_HALF):
+        dtype = "float32"
+    else:
+        dtype = max(floats, key=_FLOAT_BITS.get)
     compute = "float32" if dtype in _HALF else dtype
     return [_cast(t, compute) for t in tensors], dtype
 
