@@ -81,7 +81,7 @@ __all__ = [
 _HALF = ("float16", "bfloat16")
 _FLOAT_BITS = {"bfloat16": 16, "float16": 16, "float32": 32, "float64": 64}
 _MASK_CONVENTION = (
-    "a mask is boolean or 0/1, True/1 = attend and False/0 = ignore (the Keras convention)"
+    "a mask must be boolean or 0/1, True/1 = attend and False/0 = ignore (the Keras convention)"
 )
 _ADDITIVE_HINT = (
     "An additive mask (0 = keep, -inf or -1e9 = drop) converts with `mask = additive_mask == 0`"
