@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The project's commands. Usage:
-#   ./tasks.sh book     build the HTML book (executes every chapter) into _build/html
-#   ./tasks.sh test     run every test: lint, unit tests, chapters under nbval, book build + checks
-#   ./tasks.sh setup    only create/update the virtual environment (.venv)
-# Set ATTENTION_PROFILE=smoke|cpu|full to choose how much the chapters train.
+#   ./tasks.sh book         build the HTML book into _build/html, executing only the chapters whose
+#                           code or inputs changed since the last build (profile: automatic)
+#   ./tasks.sh chapter N    execute chapter N (a number, or a file in book/) and build its page
+#   ./tasks.sh test         ruff, unit tests, every chapter under nbval, the book build and checks
+#                           of the built pages (profile: smoke unless ATTENTION_PROFILE is set)
+#   ./tasks.sh setup        only create/update the virtual environment (.venv)
+# ATTENTION_PROFILE=smoke|cpu|full chooses how much the chapters train.
+# ATTENTION_FRESH_BUILD=1 deletes _build first: every chapter is executed (CI, publishing).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -39,40 +43,125 @@ setup() {
   export PATH="$VENV/bin:$PATH"
   # Kernels started by the book build and nbval must be this environment's Python.
   "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
+  # ...and must not log "Kernel is running over TCP without encryption" at every start
+  # (src/attention_course/kernel_log.py says why; IPython reads <prefix>/etc/ipython).
+  mkdir -p "$VENV/etc/ipython"
+  "$VENV/bin/python" -c 'import json; from attention_course.kernel_log import kernel_logging_config
+print(json.dumps(kernel_logging_config(), indent=1))' > "$VENV/etc/ipython/ipython_kernel_config.json"
   export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
   export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} TF_ENABLE_ONEDNN_OPTS=${TF_ENABLE_ONEDNN_OPTS:-0}
 }
 
+use_profile() {
+  # Resolve ATTENTION_PROFILE once for every step: as set, else $1, else automatic (full with
+  # a GPU, cpu without).
+  local how="set by ATTENTION_PROFILE"
+  if [ -z "${ATTENTION_PROFILE:-}" ]; then
+    how=${1:+"the default of ./tasks.sh $cmd"}
+    how=${how:-automatic}
+    export ATTENTION_PROFILE=${1:-}
+  fi
+  ATTENTION_PROFILE=$(python -c 'import sys
+from attention_course.config import get_profile
+try:
+    print(get_profile().name)
+except ValueError as err:
+    sys.exit(f"tasks.sh: {err}")')
+  export ATTENTION_PROFILE
+  PROFILE_NOTE="$ATTENTION_PROFILE, $how"
+}
+
 build_book() {
-  echo "==> building the book (profile: ${ATTENTION_PROFILE:-automatic})"
-  local start=$SECONDS
-  rm -rf _build  # a full, fresh build: every chapter is executed every time
-  jupyter-book build . -W --keep-going --quiet
-  echo "==> book built in $((SECONDS - start)) s: $ROOT/_build/html/index.html"
+  # $1: a chapter's docname (book/NN_name) to execute, or nothing for the whole book.
+  local chapter=${1:-} start=$SECONDS log="$ROOT/_build/jupyter-book.log" page
+  if [ "${ATTENTION_FRESH_BUILD:-0}" != 0 ]; then
+    echo "==> fresh build: deleting _build (ATTENTION_FRESH_BUILD=$ATTENTION_FRESH_BUILD)"
+    rm -rf _build
+  fi
+  if [ -n "$chapter" ]; then
+    echo "==> executing $chapter.md and building its page (profile: $PROFILE_NOTE)"
+  else
+    echo "==> building the book (profile: $PROFILE_NOTE)"
+  fi
+  mkdir -p _build
+  # Jupyter Book's own stdout (a banner and a box around the result's path) goes to the log;
+  # warnings, errors and the per-chapter progress (_ext/execution_cache.py) go to stderr.
+  if ! ATTENTION_BUILD_CHAPTER=$chapter jupyter-book build . -W --keep-going --quiet >"$log"; then
+    cat "$log"
+    echo "==> the book build FAILED after $((SECONDS - start)) s (see the errors above)" >&2
+    return 1
+  fi
+  page="$ROOT/_build/html/${chapter:-index}.html"
+  echo "==> built in $((SECONDS - start)) s: $page"
+}
+
+chapter_docname() {
+  # A chapter number (3, 03) or a file name (03_alignment_scores, book/03_alignment_scores.md).
+  local arg=${1:-} matches=()
+  if [ -z "$arg" ]; then
+    echo "tasks.sh: chapter needs a number or a file, e.g. ./tasks.sh chapter 3" >&2; return 2
+  fi
+  if [[ $arg =~ ^[0-9]+$ ]]; then
+    matches=(book/"$(printf '%02d' "$((10#$arg))")"_*.md)
+    [ -e "${matches[0]}" ] || matches=()
+  else
+    arg=$(basename "${arg%.md}")
+    [ -e "book/$arg.md" ] && matches=("book/$arg.md")
+  fi
+  if [ "${#matches[@]}" -ne 1 ] || ! head -12 "${matches[0]}" | grep -q 'format_name: myst'; then
+    echo "tasks.sh: no chapter '$1' in book/; chapters:" >&2
+    grep -l 'format_name: myst' book/*.md | sed 's/^/  /' >&2
+    return 2
+  fi
+  echo "${matches[0]%.md}"
 }
 
 run_chapters() {
-  # nbval over every chapter: jupytext converts the MyST sources into a temporary folder.
-  local tmp
+  # Every chapter under nbval, one pytest run per chapter (its time and result on one line),
+  # converted with jupytext into a temporary folder. Results that chapters pass on to later
+  # ones (attention_course.results) go to that folder too, not to the book build's.
+  local tmp chapters=() failed=() nb name t log
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
-  local chapters=()
   for f in book/*.md; do
     head -12 "$f" | grep -q 'format_name: myst' && chapters+=("$f")
   done
   for f in "${chapters[@]}"; do
     jupytext --quiet --to ipynb -o "$tmp/$(basename "${f%.md}").ipynb" "$f"
   done
-  echo "==> running ${#chapters[@]} chapters under nbval (profile: ${ATTENTION_PROFILE:-automatic})"
-  python -m pytest --nbval-lax -p no:cacheprovider --rootdir "$tmp" -o "testpaths=" "$tmp"
+  echo "==> executing ${#chapters[@]} chapters under nbval (profile: $PROFILE_NOTE)"
+  log="$tmp/nbval.log"
+  for f in "${chapters[@]}"; do
+    name=$(basename "${f%.md}")
+    nb="$tmp/$name.ipynb"
+    t=$SECONDS
+    if ATTENTION_RESULTS_DIR="$tmp/results" python -m pytest --nbval-lax -p no:cacheprovider \
+         -q --no-header --rootdir "$tmp" -o "testpaths=" "$nb" >"$log" 2>&1; then
+      printf '    %-34s ok (%s) in %d s\n' "$f" "$(tail -1 "$log" | sed -E 's/^=+ | =+$//g; s/ in [0-9.]+s.*//')" \
+        "$((SECONDS - t))"
+    else
+      printf '    %-34s FAILED in %d s:\n' "$f" "$((SECONDS - t))"
+      cat "$log"
+      failed+=("$f")
+    fi
+  done
+  if [ "${#failed[@]}" -gt 0 ]; then
+    echo "==> chapters that failed under nbval: ${failed[*]}" >&2
+    return 1
+  fi
 }
 
 cmd=${1:-}
 case "$cmd" in
   setup) setup ;;
-  book) setup; build_book ;;
+  book) setup; use_profile; build_book ;;
+  chapter)
+    docname=$(chapter_docname "${2:-}")
+    setup; use_profile; build_book "$docname" ;;
   test)
-    setup
+    start=$SECONDS
+    # Tests check correctness: the smoke profile unless one is set (seconds per chapter).
+    setup; use_profile smoke
     echo "==> ruff"
     ruff check .
     echo "==> unit tests"
@@ -81,6 +170,7 @@ case "$cmd" in
     build_book
     echo "==> checks of the built book"
     python -m pytest tests/book
+    echo "==> all tests passed in $((SECONDS - start)) s (profile: $PROFILE_NOTE)"
     ;;
-  *) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
