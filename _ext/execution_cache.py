@@ -20,9 +20,9 @@ extension covers that, and reports progress:
   evicted or deleted entry).
 
 ``ATTENTION_BUILD_CHAPTER=book/NN_name`` (``./tasks.sh chapter N``) executes that chapter even when
-its cached outputs are current, and leaves other built chapters that would need executing as they
-are (their pages keep their earlier outputs until the next full build). A chapter never built
-before is shown without outputs in that case.
+its cached outputs are current (and the earlier chapters whose results it loads, when those are not
+in the cache), and leaves other built chapters that would need executing as they are: their pages
+keep their earlier outputs until the next full build. Chapters that have no page yet are executed.
 
 Each notebook read prints one line (to stderr, next to Sphinx's warnings): executed and how long,
 or taken from the cache. Only ``execute_notebooks: cache`` activates any of this; chapters are read
@@ -42,7 +42,7 @@ from pathlib import Path
 
 from sphinx.application import Sphinx
 
-# Cache folders of other inputs (profiles, earlier versions of src/) kept besides the current one.
+# Cache folders kept: the current one and the most recently used others (profiles, earlier src/).
 KEEP_CACHES = 4
 RESULTS_ENV_VAR = "ATTENTION_RESULTS_DIR"
 CHAPTER_ENV_VAR = "ATTENTION_BUILD_CHAPTER"
@@ -147,7 +147,7 @@ class _Plan:
     chapter: str | None
     cache: object = None
     notebooks: dict[str, Path] = field(default_factory=dict)
-    action: dict[str, str] = field(default_factory=dict)  # docname -> execute/cache/unexecuted
+    action: dict[str, str] = field(default_factory=dict)  # docname -> "execute" or "cache"
     skipped: list[str] = field(default_factory=list)
     started: dict[str, float] = field(default_factory=dict)
 
@@ -262,7 +262,7 @@ def _outdated(app: Sphinx, env, added: set, changed: set, removed: set) -> list[
     to_read |= executing
     if plan.chapter is not None:
         # Execute the chapter and the writers of results it needs that are not in this cache;
-        # leave other built chapters as they are, show never built ones without outputs.
+        # leave the other chapters that have a page as they are (never built ones execute).
         needed = {plan.chapter}
         for writer in reversed(order[:order.index(plan.chapter)]):
             if records[writer] is None and any(
@@ -270,14 +270,8 @@ def _outdated(app: Sphinx, env, added: set, changed: set, removed: set) -> list[
                 needed.add(writer)
         plan.skipped = sorted(doc for doc in executing - needed if doc in env.all_docs)
         to_read -= set(plan.skipped)
-        unexecuted = sorted(executing - needed - set(plan.skipped))
-        executing &= needed
-        env.mystnb_config = env.mystnb_config.copy(execution_excludepatterns=[
-            *env.mystnb_config.execution_excludepatterns,
-            *(str(plan.notebooks[doc]) for doc in unexecuted)])
-        plan.action.update(dict.fromkeys(unexecuted, "unexecuted"))
-    for doc in to_read:
-        plan.action.setdefault(doc, "execute" if doc in executing else "cache")
+        executing -= set(plan.skipped)
+    plan.action = {doc: "execute" if doc in executing else "cache" for doc in to_read}
     return sorted(to_read)
 
 
@@ -288,15 +282,12 @@ def _before_reading(app: Sphinx, env, docnames: list[str]) -> None:
     for doc in plan.skipped:
         if doc in docnames:
             docnames.remove(doc)
-    counts = {a: sum(1 for d in docnames if plan.action.get(d) == a)
-              for a in ("execute", "cache", "unexecuted")}
+    counts = {a: sum(1 for d in docnames if plan.action.get(d) == a) for a in ("execute", "cache")}
     unchanged = len(plan.notebooks) - sum(counts.values()) - len(plan.skipped)
     parts = [f"{counts['execute']} to execute", f"{counts['cache']} from the cache",
              f"{unchanged} unchanged"]
     if plan.skipped:
         parts.append(f"{len(plan.skipped)} left as built before")
-    if counts["unexecuted"]:
-        parts.append(f"{counts['unexecuted']} never built, shown without outputs")
     _say(f"{len(plan.notebooks)} notebooks: " + ", ".join(parts))
     for doc in plan.skipped:
         _say(f"{_shown_path(app, doc):34} left as built before (`./tasks.sh book` updates it)")
@@ -321,13 +312,10 @@ def _finish(app: Sphinx, doctree) -> None:
     if plan is None or docname not in plan.action:
         return
     seconds = time.perf_counter() - plan.started.pop(docname, time.perf_counter())
-    action = plan.action[docname]
     outputs = app.env.attention_outputs = getattr(app.env, "attention_outputs", {})
-    # Shown without outputs: nothing to record, so the next full build reads it again.
-    outputs[docname] = None if action == "unexecuted" else _identity(plan, _record(app, docname))
+    outputs[docname] = _identity(plan, _record(app, docname))
     what = {"execute": f"executed in {seconds:.1f} s",
-            "cache": f"from the cache ({seconds:.1f} s)",
-            "unexecuted": "not executed: shown without outputs"}[action]
+            "cache": f"from the cache ({seconds:.1f} s)"}[plan.action[docname]]
     _say(f"{_shown_path(app, docname):34} {what}")
 
 

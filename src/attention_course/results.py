@@ -4,8 +4,10 @@ A payload records how it was produced: the profile's name, the split sizes, ``ma
 length-bucket edges (:func:`run_metadata` builds that part). A later chapter loads it and asks
 :func:`mismatches` whether its own run is comparable before putting numbers side by side.
 
-Files live in ``$ATTENTION_RESULTS_DIR``, else ``<repo>/_build/results`` (so a fresh book build,
-which executes the chapters in order, starts without stale results).
+Files live in ``$ATTENTION_RESULTS_DIR``, else ``<repo>/_build/results``. The book build sets
+``$ATTENTION_RESULTS_DIR`` to the folder of its execution cache, next to the executed notebooks
+that wrote them (``_build/execution/<profile>-<hash>/results``, see ``_ext/execution_cache.py``),
+and ``./tasks.sh test`` runs the chapters under nbval with a temporary one.
 """
 
 from __future__ import annotations
