@@ -200,17 +200,35 @@ def _prune(caches: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _record(app: Sphinx, docname: str):
-    """The cache record holding this notebook's outputs, or None (it would be executed)."""
+def _notebook(app: Sphinx, docname: str):
+    """The notebook as myst-nb reads it (what jupyter-cache matches)."""
     from myst_nb.core.read import create_nb_reader
 
     path = app.attention_plan.notebooks[docname]
     text = path.read_text(encoding="utf8")
     reader = create_nb_reader(str(path), app.env.myst_config, app.env.mystnb_config, text)
+    return reader.read(text)
+
+
+def _record(app: Sphinx, docname: str):
+    """The cache record holding this notebook's outputs, or None (it would be executed)."""
     try:
-        return app.attention_plan.cache.match_cache_notebook(reader.read(text))
+        return app.attention_plan.cache.match_cache_notebook(_notebook(app, docname))
     except KeyError:
         return None
+
+
+def _write_cached_notebook(app: Sphinx, docname: str) -> None:
+    """Write the notebook with its cached outputs to ``_build/jupyter_execute``.
+
+    myst-nb 1.4 renders a cache hit from the merged notebook but writes the input notebook,
+    without outputs, to ``jupyter_execute/<docname>.ipynb``; tests/book reads those files.
+    """
+    import nbformat
+
+    _, merged = app.attention_plan.cache.merge_match_into_notebook(_notebook(app, docname))
+    path = Path(app.env.mystnb_config.output_folder).joinpath(*f"{docname}.ipynb".split("/"))
+    path.write_text(nbformat.writes(merged), encoding="utf8")
 
 
 def _identity(plan: _Plan, record) -> tuple | None:
@@ -314,6 +332,8 @@ def _finish(app: Sphinx, doctree) -> None:
     seconds = time.perf_counter() - plan.started.pop(docname, time.perf_counter())
     outputs = app.env.attention_outputs = getattr(app.env, "attention_outputs", {})
     outputs[docname] = _identity(plan, _record(app, docname))
+    if plan.action[docname] == "cache":
+        _write_cached_notebook(app, docname)
     what = {"execute": f"executed in {seconds:.1f} s",
             "cache": f"from the cache ({seconds:.1f} s)"}[plan.action[docname]]
     _say(f"{_shown_path(app, docname):34} {what}")

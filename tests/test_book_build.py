@@ -271,4 +271,5 @@ def test_each_build_executes_only_what_changed(mini_book):
     (mini_book / "src" / "pkg" / "mod.py").write_text("x = 1\n")
     progress, _ = build(mini_book)
     assert set(progress.values()) == {"from the cache"}
-    assert shown_value(mini_book) == "value 2"
+    assert shown_value(mini_book) == "value 2"  # the executed notebook keeps its outputs
+    assert "value 2" in (mini_book / "_build" / "html" / "book" / "03_reader.html").read_text()
