@@ -46,8 +46,15 @@ setup() {
   # ...and must not log "Kernel is running over TCP without encryption" at every start
   # (src/attention_course/kernel_log.py says why; IPython reads <prefix>/etc/ipython).
   mkdir -p "$VENV/etc/ipython"
-  "$VENV/bin/python" -c 'import json; from attention_course.kernel_log import kernel_logging_config
-print(json.dumps(kernel_logging_config(), indent=1))' > "$VENV/etc/ipython/ipython_kernel_config.json"
+  cat > "$VENV/etc/ipython/ipython_kernel_config.py" <<'EOF'
+# Written by tasks.sh setup: see src/attention_course/kernel_log.py.
+try:
+    from attention_course.kernel_log import kernel_logging_config
+except ImportError:  # a kernel without the course package keeps the default logging
+    pass
+else:
+    c.IPKernelApp.logging_config = kernel_logging_config()  # noqa: F821 (c: IPython's config)
+EOF
   export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
   export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} TF_ENABLE_ONEDNN_OPTS=${TF_ENABLE_ONEDNN_OPTS:-0}
 }

@@ -129,7 +129,7 @@ def test_filter_drops_only_the_plaintext_transport_warning():
 
 
 def test_kernel_logging_config_names_an_importable_filter():
-    config = kernel_logging_config()["IPKernelApp"]["logging_config"]
+    config = kernel_logging_config()
     factory = config["filters"]["plaintext_transport"]["()"]
     module, _, name = factory.rpartition(".")
     assert getattr(importlib.import_module(module), name) is PlaintextTransportFilter

@@ -1,15 +1,18 @@
 """The log filter for the Jupyter kernels that build and test the book.
 
 ipykernel 7.4 logs one warning each time a kernel starts over TCP without CurveZMQ keys
-(``[IPKernelApp] WARNING | Kernel is running over TCP without encryption. ...``). The clients
-that start our kernels (myst-nb's execution through jupyter-cache and nbclient, nbval, the grader)
-use jupyter_client's default, ``transport_encryption="disabled"``, and offer no setting to change
-it, so every chapter of a book build printed the warning, which a reader takes for an error. The
-kernel talks to a client on the same machine over the loopback interface.
+(``[IPKernelApp] WARNING | Kernel is running over TCP without encryption. ...``) to the stderr
+it shares with the process that started it. The book build starts kernels through myst-nb,
+jupyter-cache and nbclient, which keep jupyter_client's default ``transport_encryption=
+"disabled"`` and offer no setting to change it, so every chapter of a build printed the warning
+(``tools/time_chapters.py`` too), and a reader takes it for an error. The kernel and its client
+talk over the loopback interface of one machine.
 
-``tasks.sh setup`` writes ``.venv/etc/ipython/ipython_kernel_config.json``, which adds
-:class:`PlaintextTransportFilter` to the kernel application's log handler: that one message is
-dropped, and every other kernel log line (and everything a cell writes) still shows.
+``tasks.sh setup`` writes ``.venv/etc/ipython/ipython_kernel_config.py`` (IPython reads its
+environment's ``etc/ipython``), which sets :func:`kernel_logging_config` as the kernel
+application's ``logging_config``: :class:`PlaintextTransportFilter` on its stderr handler drops
+that one message; every other kernel log line, and everything a cell writes, still shows. A
+kernel that cannot import this package keeps the default logging.
 """
 
 from __future__ import annotations
@@ -31,17 +34,13 @@ class PlaintextTransportFilter(logging.Filter):
 
 
 def kernel_logging_config() -> dict:
-    """The ``ipython_kernel_config.json`` content that installs the filter.
+    """The kernel application's ``logging_config`` (``c.IPKernelApp.logging_config``).
 
-    Merged by traitlets into the kernel application's default logging configuration, whose
-    stderr handler is called ``console``.
+    traitlets merges it into the application's default :func:`logging.config.dictConfig`
+    dictionary, whose stderr handler is called ``console``.
     """
     name = f"{__name__}.{PlaintextTransportFilter.__name__}"
     return {
-        "IPKernelApp": {
-            "logging_config": {
-                "filters": {"plaintext_transport": {"()": name}},
-                "handlers": {"console": {"filters": ["plaintext_transport"]}},
-            }
-        }
+        "filters": {"plaintext_transport": {"()": name}},
+        "handlers": {"console": {"filters": ["plaintext_transport"]}},
     }
