@@ -24,6 +24,10 @@ its cached outputs are current (and the earlier chapters whose results it loads,
 in the cache), and leaves other built chapters that would need executing as they are: their pages
 keep their earlier outputs until the next full build. Chapters that have no page yet are executed.
 
+What a chapter reads besides these (another file of the repository, the machine's libraries
+outside ``constraints.txt``) is not seen: ``ATTENTION_FRESH_BUILD=1 ./tasks.sh book`` starts from
+an empty cache.
+
 Each notebook read prints one line (to stderr, next to Sphinx's warnings): executed and how long,
 or taken from the cache. Only ``execute_notebooks: cache`` activates any of this; chapters are read
 one after the other, in name order, so that a writer runs before its readers (not parallel safe).
