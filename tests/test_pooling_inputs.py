@@ -57,3 +57,15 @@ def test_repeated_attention_weights_calls_trace_once_and_warn_nothing(caplog):
     if backend.name() == "tensorflow":
         forward = backend.compiled_forward(models._WEIGHT_READERS[model])
         assert forward.experimental_get_tracing_count() == 1
+
+
+def test_attention_weights_of_many_models_warn_nothing(caplog):
+    """Chapters read the weights of several models: TensorFlow counted traces per code object,
+    so the fifth model's first trace warned about retracing."""
+    rng = np.random.default_rng(1)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(7):
+            model = models.build_review_classifier("gru_attention", num_words=30,
+                                                   embedding_dim=4, units=3, maxlen=12)
+            models.attention_weights(model, rng.integers(1, 30, size=(2, 12)))
+    assert "retracing" not in caplog.text

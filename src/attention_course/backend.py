@@ -51,6 +51,16 @@ def _cpu() -> str:
     return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
 
 
+class _InferenceCall:
+    """``model(x, training=False)`` through a weak reference (the model may be deleted)."""
+
+    def __init__(self, model):
+        self._model = weakref.ref(model)
+
+    def __call__(self, x):
+        return self._model()(x, training=False)
+
+
 class _TensorFlow:
     label = "TensorFlow"
 
@@ -85,9 +95,11 @@ class _TensorFlow:
     def compiled_forward(model, rank, dtype):
         import tensorflow as tf
 
-        handle = weakref.ref(model)  # the compiled function must not keep the model alive
         spec = tf.TensorSpec(shape=(None,) * rank, dtype=dtype)
-        return tf.function(lambda x: handle()(x, training=False), input_signature=[spec])
+        # A callable object, not a lambda: TensorFlow counts traces per Python code object, so
+        # one lambda shared by every model's function made the fifth model's first trace
+        # print a "retracing" warning (chapters train several models).
+        return tf.function(_InferenceCall(model), input_signature=[spec])
 
     @staticmethod
     def fit_input(dataset):
