@@ -6,7 +6,6 @@ TensorFlow is only imported by the modules that need it.
 """
 
 import os as _os
-import sys as _sys
 
 # Keep TensorFlow's C++ log lines (oneDNN notices, CUDA probing) out of notebooks and pages.
 # Set before any module imports TensorFlow; a user's own setting wins. TensorFlow 2.21 prints
@@ -15,11 +14,5 @@ import sys as _sys
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# On Keras' JAX backend, keep float64 arrays float64 (as NumPy, TensorFlow and PyTorch do)
-# instead of truncating them to float32 with a warning. Models still train in float32
-# (keras.config.floatx()); measured: no clear change in training speed.
-_os.environ.setdefault("JAX_ENABLE_X64", "1")
-if "jax" in _sys.modules and _os.environ["JAX_ENABLE_X64"].lower() in ("1", "true"):
-    _sys.modules["jax"].config.update("jax_enable_x64", True)  # keras was imported first
 
 __version__ = "0.1.0"

@@ -85,8 +85,7 @@ def fit_model(
 ) -> TrainingRun:
     """Train a compiled ``model`` on the training reviews, validating after each epoch.
 
-    ``epochs``, ``batch_size`` and ``maxlen`` default to the profile's (a dry-run profile
-    trains one epoch whatever ``epochs`` says). ``verbose=2`` prints
+    ``epochs``, ``batch_size`` and ``maxlen`` default to the profile's. ``verbose=2`` prints
     one line per epoch. With ``bucket_by_length`` each training batch holds reviews of
     similar length, cut to the longest (:func:`attention_course.batching.length_bucketed`,
     shuffled from ``seed``; the validation reviews are batched the same way, unshuffled):
@@ -95,8 +94,6 @@ def fit_model(
     Returns a :class:`TrainingRun` with the history and the time taken.
     """
     epochs = profile.epochs if epochs is None else epochs
-    if getattr(profile, "dry_run", False):
-        epochs = 1  # a dry run executes the code paths, not the training (config.py)
     batch_size = profile.batch_size if batch_size is None else batch_size
     maxlen = profile.maxlen if maxlen is None else maxlen
     (x_train, y_train), (x_val, y_val) = training_arrays(splits_or_arrays, maxlen)
