@@ -232,14 +232,43 @@ def test_validation_split_is_fixed_and_disjoint():
         data.train_validation_split(x, y[:5], 10)
 
 
+def test_held_out_reviews_never_train_whatever_the_validation_size():
+    x = np.arange(100)
+    y = x % 2
+    (x_tr_small, _), (x_val_small, _) = data.train_validation_split(x, y, 10, held_out=30)
+    (x_tr_large, _), (x_val_large, _) = data.train_validation_split(x, y, 30, held_out=30)
+    np.testing.assert_array_equal(x_tr_small, x_tr_large)
+    np.testing.assert_array_equal(x_val_small, x_val_large[:10])
+    assert len(x_tr_small) == 70 and not set(x_tr_small) & set(x_val_large)
+    with pytest.raises(ValueError, match="held_out"):
+        data.train_validation_split(x, y, 20, held_out=10)
+    with pytest.raises(ValueError, match="held_out"):
+        data.train_validation_split(x, y, 20, held_out=100)
+
+
+def test_profiles_fit_the_validation_pool():
+    for profile in PROFILES.values():
+        assert 0 < profile.val_size <= data.VALIDATION_POOL
+    assert max(p.val_size for p in PROFILES.values()) == data.VALIDATION_POOL
+    with pytest.raises(ValueError, match="held-out pool"):
+        data.load_splits(PROFILES["smoke"].with_(val_size=data.VALIDATION_POOL + 1))
+
+
 def test_load_splits_follows_the_profile_and_shares_validation_reviews():
     smoke, cpu = PROFILES["smoke"], PROFILES["cpu"]
     small = data.load_splits(smoke)
     assert small.sizes() == {"train": smoke.train_size, "validation": smoke.val_size,
                              "test": smoke.test_size}
     larger = data.load_splits(cpu)
-    # the first validation reviews are the same whatever the profile's size
-    assert [list(x) for x in small.x_val[:50]] == [list(x) for x in larger.x_val[:50]]
+    # the validation reviews are nested: smoke's are the first of cpu's
+    assert ([list(x) for x in small.x_val]
+            == [list(x) for x in larger.x_val[: smoke.val_size]])
+    # and no profile trains on a review another profile validates on
+    train_keys = {tuple(x) for x in larger.x_train} | {tuple(x) for x in small.x_train}
+    assert not train_keys & {tuple(x) for x in larger.x_val}
+    # the training reviews are the same too, cut to each profile's size
+    assert ([list(x) for x in small.x_train]
+            == [list(x) for x in larger.x_train[: smoke.train_size]])
     x_train, x_val, x_test = small.padded(smoke.maxlen)
     assert x_train.shape == (smoke.train_size, smoke.maxlen) and x_val.dtype == np.int32
 

@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -100,6 +101,56 @@ def test_fit_model_honours_profile_and_returns_history(capsys):
     assert "Epoch 2/2" in capsys.readouterr().out
     evaluation = training.evaluate(model, *_padded_test(), batch_size=8)
     assert evaluation.probabilities.shape == (10,) and 0 <= evaluation.accuracy <= 1
+
+
+class _Scripted(keras.callbacks.Callback):
+    """Logs a scripted ``val_scripted`` value each epoch and records the weights."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values, self.weights = values, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_scripted"] = self.values[epoch]
+        self.weights.append([w.copy() for w in self.model.get_weights()])
+
+
+def _same_weights(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_fit_model_restores_the_best_epoch_and_reports_it(capsys):
+    profile = PROFILES["smoke"].with_(epochs=4, batch_size=16, maxlen=8)
+    model = models.build_simple_rnn(num_words=40, embedding_dim=4, units=3)
+    script = _Scripted([0.5, 0.9, 0.9, 0.7])  # best: epoch 2 (first of a tie)
+    run = training.fit_model(model, _tiny_splits(), profile, callbacks=[script],
+                             keep_best="val_scripted")
+    assert run.best_epoch == run.kept_epoch == 2 and run.epochs_run == 4
+    assert run.kept("val_scripted") == 0.9 and run.monitor == "val_scripted"
+    assert _same_weights(model.get_weights(), script.weights[1])
+    assert not _same_weights(model.get_weights(), script.weights[3])
+    assert "kept epoch 2 of 4" in capsys.readouterr().out
+
+
+def test_fit_model_stops_after_patience_and_can_keep_the_last_epoch():
+    profile = PROFILES["smoke"].with_(epochs=5, batch_size=16, maxlen=8)
+    model = models.build_simple_rnn(num_words=40, embedding_dim=4, units=3)
+    script = _Scripted([0.9, 0.5, 0.4, 0.3, 0.2])
+    run = training.fit_model(model, _tiny_splits(), profile, callbacks=[script],
+                             keep_best="val_scripted", patience=2, verbose=0)
+    assert run.epochs_run == 3 and run.best_epoch == 1
+    assert _same_weights(model.get_weights(), script.weights[0])
+    script = _Scripted([0.9, 0.5])
+    last = training.fit_model(model, _tiny_splits(), profile.with_(epochs=2),
+                              callbacks=[script], keep_best=None, verbose=0)
+    assert last.best_epoch is None and last.kept_epoch == 2
+    assert _same_weights(model.get_weights(), script.weights[1])
+    with pytest.raises(ValueError, match="patience"):
+        training.fit_model(model, _tiny_splits(), profile, patience=0)
+    with (pytest.raises(ValueError, match="was not logged"),
+          pytest.warns(UserWarning, match="not available")):
+        training.fit_model(model, _tiny_splits(), profile.with_(epochs=1),
+                           keep_best="val_nothing", verbose=0)
 
 
 def _padded_test():

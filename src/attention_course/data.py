@@ -7,6 +7,13 @@ once per process.
 
 Shapes: ``x_*`` are 1-D object arrays of Python lists of word ids (ragged: one list per review),
 ``y_*`` are 1-D int arrays of 0 (negative) / 1 (positive).
+
+Validation reviews (:func:`load_splits`): a fixed set of :data:`VALIDATION_POOL` training
+reviews, drawn with :data:`VALIDATION_SEED`, is held out of training in every profile. A
+profile validates on the first ``profile.val_size`` of them (all 5,000 in ``full``, 2,500 in
+``cpu``, 256 in ``smoke``), so a smaller profile's validation reviews are a subset of a larger
+one's, and no review is ever trained on in one profile and validated on in another. The
+training reviews are drawn from the remaining ones; the test split is Keras' own.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ ARCHIVE = "imdb.npz"
 WORD_INDEX = "imdb_word_index.json"
 CHECKSUMS = "SHA256SUMS"
 VALIDATION_SEED = 1337
+# Training reviews held out for validation in every profile (the largest ``val_size``).
+VALIDATION_POOL = 5_000
 PAD, START, OOV = 0, 1, 2
 RESTORE_HINT = (
     "Restore it from the repository with `git checkout -- data/imdb` (or copy the folder "
@@ -314,31 +323,45 @@ def _review_key(review):
 
 
 def train_validation_split(x, y, val_size: int, seed: int = VALIDATION_SEED,
-                           drop_leaks: bool = True):
+                           drop_leaks: bool = True, held_out: int | None = None):
     """Split the training reviews into a fixed train part and a validation part.
 
-    The split depends only on ``seed`` and the number of reviews, so every chapter (and every
-    profile) sees the same validation reviews. IMDB holds a few exact duplicate reviews; with
-    ``drop_leaks`` a training review identical to a validation review is dropped from the
+    A permutation drawn from ``seed`` orders the reviews; the first ``held_out`` of them
+    (default ``val_size``) are kept out of the train part, and the first ``val_size`` of
+    those are the validation reviews. The split depends only on ``seed``, ``held_out`` and
+    the number of reviews, so a fixed ``held_out`` gives every ``val_size`` up to it the same
+    train part and nested validation parts. IMDB holds a few exact duplicate reviews; with
+    ``drop_leaks`` a training review identical to a held-out review is dropped from the
     train part, so validation accuracy is never inflated by reviews the model trained on.
-    Returns ``(x_train, y_train), (x_val, y_val)``.
+    Returns ``(x_train, y_train), (x_val, y_val)``. Raises ``ValueError`` when ``x`` and
+    ``y`` differ in length or when ``val_size <= held_out < len(x)`` does not hold.
     """
     n = len(x)
     if len(y) != n:
         raise ValueError(f"x and y differ in length: {n} reviews vs {len(y)} labels")
     if not 0 < val_size < n:
         raise ValueError(f"val_size must be between 1 and {n - 1}, got {val_size}")
+    held_out = val_size if held_out is None else held_out
+    if not val_size <= held_out < n:
+        raise ValueError(
+            f"held_out must be at least val_size={val_size} and below {n} reviews, "
+            f"got {held_out}"
+        )
     order = np.random.RandomState(seed).permutation(n)
-    val, train = order[:val_size], order[val_size:]
+    val, train = order[:val_size], order[held_out:]
     if drop_leaks:
-        seen = {_review_key(x[i]) for i in val}
+        seen = {_review_key(x[i]) for i in order[:held_out]}
         train = np.array([i for i in train if _review_key(x[i]) not in seen], dtype=np.int64)
     return (x[train], y[train]), (x[val], y[val])
 
 
 @dataclass
 class ImdbSplits:
-    """Train / validation / test reviews for one profile (ragged id lists and 0/1 labels)."""
+    """Train / validation / test reviews for one profile (ragged id lists and 0/1 labels).
+
+    ``leaks_dropped`` counts the training reviews left out because they are exact copies of
+    a held-out (validation pool) review.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -363,14 +386,22 @@ class ImdbSplits:
 def load_splits(profile) -> ImdbSplits:
     """The course's standard splits for a :class:`~attention_course.config.Profile`.
 
-    Validation reviews are carved from Keras' training split with a fixed seed
-    (:func:`train_validation_split`, which drops training copies of validation reviews);
-    the training part and the test split are then cut to
-    the profile's sizes (the test split is already shuffled by ``load_imdb``).
+    The same :data:`VALIDATION_POOL` training reviews (fixed by :data:`VALIDATION_SEED`) are
+    held out of training in every profile, and the profile validates on the first
+    ``profile.val_size`` of them (:func:`train_validation_split`, which also drops training
+    copies of held-out reviews). The training part and the test split are then cut to the
+    profile's sizes (the test split is already shuffled by ``load_imdb``). Raises
+    ``ValueError`` when ``profile.val_size`` exceeds the pool.
     """
+    if not 0 < profile.val_size <= VALIDATION_POOL:
+        raise ValueError(
+            f"profile {profile.name!r} asks for {profile.val_size} validation reviews; the "
+            f"held-out pool has {VALIDATION_POOL}"
+        )
     (x_all, y_all), (x_test, y_test) = load_imdb(num_words=profile.num_words)
-    (x_train, y_train), (x_val, y_val) = train_validation_split(x_all, y_all, profile.val_size)
-    leaks_dropped = len(x_all) - profile.val_size - len(x_train)
+    (x_train, y_train), (x_val, y_val) = train_validation_split(
+        x_all, y_all, profile.val_size, held_out=VALIDATION_POOL)
+    leaks_dropped = len(x_all) - VALIDATION_POOL - len(x_train)
     if profile.train_size is not None:
         x_train, y_train = x_train[: profile.train_size], y_train[: profile.train_size]
     if profile.test_size is not None:

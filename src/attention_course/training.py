@@ -22,20 +22,50 @@ LENGTH_BUCKETS: tuple[int, ...] = (0, 100, 200, 300, 500)
 
 @dataclass
 class TrainingRun:
-    """What :func:`fit_model` returns: per-epoch metrics and the wall-clock training time."""
+    """What :func:`fit_model` returns: per-epoch metrics and the wall-clock training time.
+
+    ``history`` maps a metric to its per-epoch values (``epochs_run`` of them: fewer than
+    ``epochs`` when training stopped early). ``best_epoch`` (1-based) is the epoch whose
+    weights the model holds after :func:`fit_model`, chosen by ``monitor``; None when no
+    epoch was restored (the model then holds the last epoch's weights).
+    """
 
     history: dict[str, list[float]]
     seconds: float
     epochs: int
     batch_size: int
     train_size: int
+    best_epoch: int | None = None
+    monitor: str | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def epochs_run(self) -> int:
+        """How many epochs were trained (early stopping can end before ``epochs``)."""
+        return len(next(iter(self.history.values()), []))
+
+    @property
+    def kept_epoch(self) -> int:
+        """The 1-based epoch whose weights the model holds: ``best_epoch``, else the last."""
+        return self.best_epoch if self.best_epoch is not None else self.epochs_run
+
+    def _values(self, metric: str) -> list[float]:
+        if metric not in self.history:
+            raise KeyError(f"no metric {metric!r}; recorded: {', '.join(self.history)}")
+        return self.history[metric]
 
     def last(self, metric: str) -> float:
         """The final epoch's value of ``metric`` (e.g. ``"val_accuracy"``)."""
-        if metric not in self.history:
-            raise KeyError(f"no metric {metric!r}; recorded: {', '.join(self.history)}")
-        return self.history[metric][-1]
+        return self._values(metric)[-1]
+
+    def kept(self, metric: str) -> float:
+        """``metric`` at the kept epoch: the value that belongs to the model's weights.
+
+        With the epoch chosen by its validation accuracy, ``kept("val_accuracy")`` is the
+        maximum over epochs, an optimistic estimate of accuracy on new reviews (the choice
+        was made on those same validation reviews).
+        """
+        return self._values(metric)[self.kept_epoch - 1]
 
 
 def _check_pair(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -82,20 +112,36 @@ def fit_model(
     verbose: int = 2,
     bucket_by_length: bool = False,
     seed: int = 0,
+    keep_best: str | None = "val_accuracy",
+    patience: int | None = None,
 ) -> TrainingRun:
     """Train a compiled ``model`` on the training reviews, validating after each epoch.
 
     ``epochs``, ``batch_size`` and ``maxlen`` default to the profile's. ``verbose=2`` prints
-    one line per epoch. With ``bucket_by_length`` each training batch holds reviews of
-    similar length, cut to the longest (:func:`attention_course.batching.length_bucketed`,
-    shuffled from ``seed``; the validation reviews are batched the same way, unshuffled):
-    each review's output is unchanged (the mask hides the padding), and far fewer padded
-    steps are computed.
-    Returns a :class:`TrainingRun` with the history and the time taken.
+    one line per epoch, and a last line naming the kept epoch. With ``bucket_by_length``
+    each training batch holds reviews of similar length, cut to the longest
+    (:func:`attention_course.batching.length_bucketed`, shuffled from ``seed``; the
+    validation reviews are batched the same way, unshuffled): each review's output is
+    unchanged (the mask hides the padding), and far fewer padded steps are computed.
+
+    Best epoch: with ``keep_best`` (a logged metric, by default ``"val_accuracy"``; higher is
+    better unless its name contains "loss") the model ends with the weights of the epoch
+    where that metric was best (the first such epoch on a tie), through
+    ``keras.callbacks.EarlyStopping(restore_best_weights=True)``. ``patience`` stops training
+    after that many epochs without improvement (None: train every epoch). ``keep_best=None``
+    keeps the last epoch's weights.
+
+    Returns a :class:`TrainingRun` with the history, the time taken and the kept epoch.
+    Raises ``ValueError`` for ragged or mis-shaped reviews, a ``patience`` below 1, or a
+    ``keep_best`` metric that training did not log.
     """
+    import keras
+
     epochs = profile.epochs if epochs is None else epochs
     batch_size = profile.batch_size if batch_size is None else batch_size
     maxlen = profile.maxlen if maxlen is None else maxlen
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"patience must be a positive integer or None, got {patience!r}")
     (x_train, y_train), (x_val, y_val) = training_arrays(splits_or_arrays, maxlen)
     if bucket_by_length:
         from attention_course.batching import length_bucketed
@@ -108,11 +154,32 @@ def fit_model(
     else:
         inputs = {"x": x_train, "y": y_train, "batch_size": batch_size,
                   "validation_data": (x_val, y_val)}
+    callbacks = list(callbacks or [])
+    keeper = None
+    if keep_best is not None:
+        keeper = keras.callbacks.EarlyStopping(
+            monitor=keep_best, patience=epochs if patience is None else patience,
+            mode="min" if "loss" in keep_best else "max", restore_best_weights=True,
+            verbose=0)
+        callbacks.append(keeper)
     start = time.perf_counter()
     history = model.fit(**inputs, epochs=epochs, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     metrics = {k: [float(v) for v in values] for k, values in history.history.items()}
-    return TrainingRun(metrics, seconds, epochs, batch_size, len(x_train))
+    best_epoch = None
+    if keeper is not None:
+        if keep_best not in metrics:
+            raise ValueError(
+                f"keep_best={keep_best!r} was not logged during training; logged: "
+                f"{', '.join(metrics)}"
+            )
+        best_epoch = keeper.best_epoch + 1
+    run = TrainingRun(metrics, seconds, epochs, batch_size, len(x_train), best_epoch,
+                      keep_best)
+    if verbose and keeper is not None:
+        print(f"kept epoch {run.kept_epoch} of {run.epochs_run} "
+              f"({keep_best} {run.kept(keep_best):.4f})")
+    return run
 
 
 def predict_probabilities(model, x, batch_size: int = 256) -> np.ndarray:
