@@ -154,8 +154,20 @@ def build_lstm(
 
 ATTENTION_LAYER = "attention"
 
-ENCODERS = ("bag_of_embeddings", "simple_rnn", "gru", "gru_attention", "bigru_attention")
+ENCODERS = ("bag_of_embeddings", "simple_rnn", "gru", "gru_mean", "gru_max", "gru_attention",
+            "bigru_attention")
 """What :func:`build_review_classifier` can put between the word vectors and the output."""
+
+ENCODER_NAMES = {
+    "bag_of_embeddings": "bag of embeddings",
+    "simple_rnn": "SimpleRNN, last state",
+    "gru": "GRU, last state",
+    "gru_mean": "GRU + mean pooling",
+    "gru_max": "GRU + max pooling",
+    "gru_attention": "GRU + attention",
+    "bigru_attention": "BiGRU + attention",
+}
+"""Display names of the :data:`ENCODERS`, for tables and figures."""
 
 
 def _dropout(tensor, rate: float, name: str):
@@ -183,15 +195,25 @@ def build_review_classifier(
     - ``"bag_of_embeddings"``: the mean of the real words' vectors (word order ignored),
       d = embedding_dim;
     - ``"simple_rnn"``, ``"gru"``: the recurrent layer's last state, d = units;
+    - ``"gru_mean"``: the masked mean of every GRU state, attention with uniform weights
+      (:class:`~attention_course.pooling.MaskedMeanPooling`), d = units;
+    - ``"gru_max"``: the masked feature-wise max of every GRU state
+      (:class:`~attention_course.pooling.MaskedMaxPooling`), d = units;
     - ``"gru_attention"``: every GRU state, pooled by
       :class:`~attention_course.layers.AttentionPooling` (``score``), d = units;
     - ``"bigru_attention"``: the same over a bidirectional GRU, d = 2 * units.
 
+    The four GRU poolings share the GRU (same size, same initialisation for a given seed)
+    and differ only in how its states become one vector; ``"gru_attention"`` adds the
+    pooling's own parameters (query, and ``W_q``, ``W_k``, ``v`` for the additive score).
+
     ``dropout`` is the rate of both dropout layers (0 leaves them out). The attention
     pooling layer is named :data:`ATTENTION_LAYER` and also outputs its weights
-    (batch, time), which :func:`attention_weights` reads.
+    (batch, time), which :func:`attention_weights` reads. Raises ``ValueError`` for an
+    unknown ``encoder``, a non-positive size or a dropout outside [0, 1).
     """
     from attention_course.layers import AttentionPooling
+    from attention_course.pooling import MaskedMaxPooling, MaskedMeanPooling
 
     if encoder not in ENCODERS:
         raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
@@ -215,7 +237,13 @@ def build_review_classifier(
         if both_ways:
             recurrent = keras.layers.Bidirectional(recurrent, name=RECURRENT_LAYER)
         states = recurrent(vectors)  # (batch, time, d)
-        summary, _ = AttentionPooling(score, return_weights=True, name=ATTENTION_LAYER)(states)
+        if encoder == "gru_mean":
+            summary = MaskedMeanPooling(name="mean")(states)
+        elif encoder == "gru_max":
+            summary = MaskedMaxPooling(name="max")(states)
+        else:
+            summary, _ = AttentionPooling(score, return_weights=True,
+                                          name=ATTENTION_LAYER)(states)
     summary = _dropout(summary, dropout, "summary_dropout")
     probability = keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_LAYER)(summary)
     return compile_classifier(keras.Model(ids, probability, name=name or encoder),
