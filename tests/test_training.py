@@ -215,3 +215,22 @@ def test_ch02_checks_accept_the_reference_and_reject_mistakes():
 
     result = run_checks("ch02.prepare_reviews", no_clipping)
     assert result.status == "failed" and "OOV id 2" in result.outcomes[0].message
+
+
+def test_training_curves_mark_the_kept_epoch():
+    import matplotlib.pyplot as plt
+
+    from attention_course import plots
+
+    history = {"loss": [0.7, 0.5, 0.4], "val_loss": [0.6, 0.5, 0.55],
+               "accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.6, 0.75, 0.7]}
+    run = training.TrainingRun(history, 1.0, 3, 16, 40, best_epoch=2, monitor="val_accuracy")
+    fig = plots.plot_training_curves(run)
+    marks = [line for ax in fig.axes for line in ax.get_lines()
+             if line.get_linestyle() == ":"]
+    assert len(marks) == 2 and all(line.get_xdata()[0] == 2 for line in marks)
+    plt.close(fig)
+    fig = plots.plot_training_curves(history)  # a plain dict: no kept epoch to mark
+    assert not [line for ax in fig.axes for line in ax.get_lines()
+                if line.get_linestyle() == ":"]
+    plt.close(fig)

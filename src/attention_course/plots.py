@@ -25,8 +25,10 @@ def plot_training_curves(history, title: str | None = None):
     """Loss and accuracy per epoch, training vs validation, side by side.
 
     ``history`` maps metric names (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) to
-    one value per epoch.
+    one value per epoch, or is a :class:`~attention_course.training.TrainingRun`; a run whose
+    best epoch was restored gets a dotted vertical line at that (1-based) epoch.
     """
+    kept = getattr(history, "best_epoch", None)
     metrics = _history_dict(history)
     fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.0))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
@@ -36,6 +38,9 @@ def plot_training_curves(history, title: str | None = None):
                 continue
             epochs = np.arange(1, len(values) + 1)
             ax.plot(epochs, values, style, label=label, markersize=4)
+        if kept is not None:
+            ax.axvline(kept, color="0.4", linestyle=":", linewidth=1,
+                       label=f"kept epoch ({kept})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -1,0 +1,93 @@
+"""Chapter 5's controlled comparison: settings per profile, one arm's training, the payload."""
+
+import json
+
+import numpy as np
+import pytest
+
+from attention_course import comparison, models, results, stats
+from attention_course.config import PROFILES
+from attention_course.data import ImdbSplits
+
+
+def test_settings_exist_for_every_profile_and_keep_the_budget_rules():
+    for name, profile in PROFILES.items():
+        settings = comparison.settings_for(profile)
+        assert settings.profile.name == name
+        assert set(settings.encoders) <= set(models.ENCODERS)
+        # the arms that isolate attention: last state, mean, attention
+        assert {"gru", "gru_mean", "gru_attention"} <= set(settings.encoders)
+        assert len(settings.seeds) >= (5 if name == "full" else 3)
+        assert set(settings.model_kwargs()) == {"num_words", "embedding_dim", "units",
+                                                "learning_rate", "dropout"}
+        assert json.dumps(settings.as_dict())
+    with pytest.raises(ValueError, match="no comparison settings"):
+        comparison.settings_for(PROFILES["smoke"].with_(name="laptop"))
+
+
+def _tiny():
+    rng = np.random.default_rng(0)
+
+    def ragged(n):
+        out = np.empty(n, dtype=object)
+        out[:] = [[1, *rng.integers(3, 30, size=rng.integers(2, 12)).tolist()]
+                  for _ in range(n)]
+        return out
+
+    splits = ImdbSplits(ragged(48), rng.integers(0, 2, 48), ragged(16), rng.integers(0, 2, 16),
+                        ragged(20), rng.integers(0, 2, 20), num_words=30)
+    profile = PROFILES["smoke"].with_(num_words=30, maxlen=8, epochs=2, batch_size=16)
+    settings = comparison.ComparisonSettings(
+        profile=profile, seeds=(0, 1), encoders=("gru_mean", "gru_attention"),
+        embedding_dim=4, units=3, dropout=0.0, learning_rate=1e-2, patience=None)
+    x_train, x_val, x_test = splits.padded(8, truncating="pre")
+    lengths = np.array([len(r) for r in splits.x_test])
+    return settings, comparison.ComparisonData(splits, x_train, x_val, x_test, lengths)
+
+
+def test_train_arm_payload_table_and_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.RESULTS_ENV_VAR, str(tmp_path))
+    settings, data = _tiny()
+    runs = {(e, s): comparison.train_arm(e, s, settings, data, verbose=0)
+            for e in settings.encoders for s in settings.seeds}
+    arm = runs["gru_attention", 0]
+    assert arm.probabilities.shape == arm.correct.shape == (20,)
+    assert 1 <= arm.kept_epoch <= arm.epochs_run == 2 and arm.params > 0
+    assert 0 <= arm.val_accuracy <= 1 and arm.test_accuracy == arm.correct.mean()
+    scores = comparison.correctness(runs, "gru_attention", settings.seeds)
+    assert scores.shape == (2, 20) and set(np.unique(scores)) <= {0.0, 1.0}
+    with pytest.raises(KeyError, match="no run of 'gru'"):
+        comparison.correctness(runs, "gru", settings.seeds)
+
+    rows = comparison.summary_rows(runs, settings)
+    assert [r["name"] for r in rows] == ["GRU + mean pooling", "GRU + attention"]
+    table = stats.markdown_table(rows, comparison.TABLE_COLUMNS)
+    assert table.count("\n") == 3 and "GRU + attention" in table
+
+    gap = comparison.validation_gap(runs, settings)
+    assert gap["arms"] == 2 and 0 <= gap["higher"] <= 2
+
+    record = comparison.payload(settings, data, runs)
+    path = comparison.save(record)
+    loaded = comparison.load()
+    assert path.parent == tmp_path and loaded["seeds"] == [0, 1]
+    assert results.mismatches(loaded, results.run_metadata(settings.profile, data.splits)) == []
+    saved = loaded["arms"]["gru_attention"]
+    assert saved["name"] == "GRU + attention" and len(saved["correct"]) == 2
+    np.testing.assert_array_equal(saved["correct"][1], runs["gru_attention", 1].correct)
+    assert len(loaded["test_lengths"]) == len(loaded["test_labels"]) == 20
+    for key in ("val_accuracy", "kept_epoch", "epochs_run", "seconds"):
+        assert len(saved[key]) == 2
+    assert loaded["settings"]["truncating"] == "pre"
+
+
+def test_train_arm_accepts_another_builder():
+    settings, data = _tiny()
+    seen = {}
+
+    def build(**kwargs):
+        seen.update(kwargs)
+        return models.build_review_classifier("bag_of_embeddings", **kwargs)
+
+    arm = comparison.train_arm("mine", 0, settings, data, build=build, verbose=0)
+    assert seen == settings.model_kwargs() and arm.encoder == "mine"
