@@ -69,3 +69,35 @@ def test_highlight_html_escapes_and_shades_by_relative_weight():
     assert ",1.000)" in html and ",0.000)" in html  # min-max shading
     with pytest.raises(ValueError, match="one weight per word: 2 words"):
         plots.highlight_words_html(["a", "b"], [1.0])
+
+
+def test_peak_over_uniform_is_one_for_uniform_weights():
+    peaks = explanation.peak_over_uniform(WEIGHTS, MASK)
+    np.testing.assert_allclose(peaks, [0.5 * 4, 1.0])
+    with pytest.raises(ValueError, match="at least one real word"):
+        explanation.peak_over_uniform(WEIGHTS, np.zeros_like(MASK))
+
+
+def test_deletion_effect_measures_change_and_flips():
+    import keras
+
+    from attention_course import models
+
+    keras.utils.set_random_seed(0)
+    model = models.build_review_classifier("bag_of_embeddings", num_words=20,
+                                           embedding_dim=4)
+    # Make word 7 decide the prediction: a large positive embedding weight pattern.
+    table = np.zeros((20, 4), "float32")
+    table[7] = 10.0
+    model.get_layer(models.EMBEDDING_LAYER).set_weights([table])
+    model.get_layer(models.OUTPUT_LAYER).set_weights(
+        [np.ones((4, 1), "float32"), np.array([-1.0], "float32")])
+    x = np.array([[1, 7, 3, 4, 0], [1, 3, 7, 4, 5]], dtype="int32")
+    effect = explanation.deletion_effect(model, x, np.array([[1], [2]]))
+    assert effect.flipped == 1.0 and effect.mean_change > 0.5
+    nothing = explanation.deletion_effect(model, x, np.array([[3], [3]]))
+    assert nothing.flipped == 0.0 and nothing.mean_change < effect.mean_change
+    assert effect.clearly_above(nothing, standard_errors=1.0)
+    assert not nothing.clearly_above(effect)
+    with pytest.raises(ValueError, match=r"before must have shape \(2,\)"):
+        explanation.deletion_effect(model, x, np.array([[1], [2]]), before=np.zeros(3))

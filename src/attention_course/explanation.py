@@ -14,6 +14,8 @@ padded ids (n, time); ``positions`` (n, k) int column indices.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from attention_course.data import PAD
@@ -89,6 +91,59 @@ def weight_mass_by_position(weights, mask, bins: int = 10) -> np.ndarray:
     rows = np.broadcast_to(np.arange(len(weights))[:, None], weights.shape)
     np.add.at(mass, (rows[mask], part[mask]), weights[mask])
     return mass.mean(axis=0)
+
+
+def peak_over_uniform(weights, mask) -> np.ndarray:
+    """Each review's largest weight as a multiple of the uniform weight 1/n: shape (n_reviews,).
+
+    ``n`` is the review's number of real words. 1 means the weights are exactly uniform (the
+    pooling is a plain mean); n means one word takes all the weight. Raises ``ValueError`` for
+    mismatched shapes or a review without real words.
+    """
+    weights, mask = _check_weights_and_mask(weights, mask)
+    counts = mask.sum(axis=1)
+    if np.any(counts == 0):
+        raise ValueError("every review needs at least one real word")
+    return np.where(mask, weights, -np.inf).max(axis=1) * counts
+
+
+@dataclass(frozen=True)
+class DeletionEffect:
+    """What deleting words did to a model's predictions on n reviews.
+
+    ``mean_change`` is the mean of |P(positive) after − before|, ``stderr`` its standard
+    error over the reviews, ``flipped`` the share of reviews whose decision (P ≥ 0.5) changed.
+    """
+
+    mean_change: float
+    stderr: float
+    flipped: float
+
+    def clearly_above(self, other: DeletionEffect, standard_errors: float = 3.0) -> bool:
+        """True when this mean change exceeds ``other``'s by more than ``standard_errors``
+        combined standard errors (the two are treated as independent)."""
+        return (self.mean_change - other.mean_change
+                > standard_errors * np.hypot(self.stderr, other.stderr))
+
+
+def deletion_effect(model, x, positions, before=None, batch_size: int = 256) -> DeletionEffect:
+    """Delete ``positions`` (n, k) from the padded reviews ``x`` (n, time) and measure the change.
+
+    ``before`` (n,) are the model's probabilities on ``x`` (computed when not given). The
+    model runs in length buckets (:func:`attention_course.batching.predict_by_length`).
+    """
+    from attention_course.batching import predict_by_length
+
+    x = np.asarray(x)
+    if before is None:
+        before = predict_by_length(model, x, batch_size)
+    before = np.asarray(before, dtype=float)
+    if before.shape != (len(x),):
+        raise ValueError(f"before must have shape ({len(x)},), got {before.shape}")
+    after = predict_by_length(model, delete_positions(x, positions), batch_size)
+    change = np.abs(after - before)
+    return DeletionEffect(float(change.mean()), float(change.std() / np.sqrt(len(change))),
+                          float(np.mean((after >= 0.5) != (before >= 0.5))))
 
 
 def top_k_words(weights, ids, k: int, vocabulary: dict[int, str]) -> list[str]:
