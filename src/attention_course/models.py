@@ -160,8 +160,8 @@ ENCODERS = ("bag_of_embeddings", "simple_rnn", "gru", "gru_mean", "gru_max", "gr
 
 ENCODER_NAMES = {
     "bag_of_embeddings": "bag of embeddings",
-    "simple_rnn": "SimpleRNN, last state",
-    "gru": "GRU, last state",
+    "simple_rnn": "SimpleRNN (last state)",
+    "gru": "GRU (last state)",
     "gru_mean": "GRU + mean pooling",
     "gru_max": "GRU + max pooling",
     "gru_attention": "GRU + attention",
