@@ -8,6 +8,10 @@ Files live in ``$ATTENTION_RESULTS_DIR``, else ``<repo>/_build/results``. The bo
 ``$ATTENTION_RESULTS_DIR`` to the folder of its execution cache, next to the executed notebooks
 that wrote them (``_build/execution/<profile>-<hash>/results``, see ``_ext/execution_cache.py``),
 and ``./tasks.sh test`` runs the chapters under nbval with a temporary one.
+
+Saved by the chapters: ``ch05_comparison``, chapter 5's controlled comparison of review
+encoders, per arm and seed (its keys are documented in :mod:`attention_course.comparison`,
+which writes and reads it).
 """
 
 from __future__ import annotations
