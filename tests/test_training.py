@@ -234,3 +234,10 @@ def test_training_curves_mark_the_kept_epoch():
     assert not [line for ax in fig.axes for line in ax.get_lines()
                 if line.get_linestyle() == ":"]
     plt.close(fig)
+
+
+def test_simple_rnn_starts_with_an_orthogonal_recurrent_matrix():
+    """Chapter 2 explains the mild fading at initialisation by U^T U = I (Keras' default)."""
+    model = models.build_simple_rnn(num_words=40, embedding_dim=4, units=6)
+    recurrent = model.get_layer(models.RECURRENT_LAYER).get_weights()[1]
+    np.testing.assert_allclose(recurrent.T @ recurrent, np.eye(6), atol=1e-5)
