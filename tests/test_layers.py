@@ -136,7 +136,7 @@ def test_review_classifier_encoders_and_errors():
                                                units=3, dropout=0.5)
         assert tuple(model(BATCH).shape) == (3, 1)
     with pytest.raises(ValueError, match="encoder must be one of"):
-        models.build_review_classifier("transformer")
+        models.build_review_classifier("lstm_attention")
     with pytest.raises(ValueError, match="dropout must lie in"):
         models.build_review_classifier("gru", dropout=1.0)
     with pytest.raises(ValueError, match="has no layer named 'attention'"):

@@ -155,7 +155,7 @@ def build_lstm(
 ATTENTION_LAYER = "attention"
 
 ENCODERS = ("bag_of_embeddings", "simple_rnn", "gru", "gru_mean", "gru_max", "gru_attention",
-            "bigru_attention")
+            "bigru_attention", "transformer")
 """What :func:`build_review_classifier` can put between the word vectors and the output."""
 
 ENCODER_NAMES = {
@@ -166,6 +166,7 @@ ENCODER_NAMES = {
     "gru_max": "GRU + max pooling",
     "gru_attention": "GRU + attention",
     "bigru_attention": "BiGRU + attention",
+    "transformer": "Transformer encoder + attention",
 }
 """Display names of the :data:`ENCODERS`, for tables and figures."""
 
@@ -185,6 +186,11 @@ def build_review_classifier(
     dropout: float = 0.0,
     score: str = "additive",
     name: str | None = None,
+    num_heads: int = 2,
+    ff_dim: int | None = None,
+    positions: str = "sinusoidal",
+    norm_first: bool = False,
+    encoder_dropout: float = 0.1,
 ) -> keras.Model:
     """A compiled classifier whose parts are identical except for the ``encoder``.
 
@@ -202,6 +208,13 @@ def build_review_classifier(
     - ``"gru_attention"``: every GRU state, pooled by
       :class:`~attention_course.layers.AttentionPooling` (``score``), d = units;
     - ``"bigru_attention"``: the same over a bidirectional GRU, d = 2 * units.
+    - ``"transformer"``: positional encodings (``positions``: ``"sinusoidal"`` or
+      ``"learned"``, up to ``maxlen`` or 2048 positions) added to the word vectors, one
+      :class:`~attention_course.transformer.TransformerEncoderBlock` (``num_heads`` heads of
+      size embedding_dim / num_heads, feed-forward size ``ff_dim``, default 4 ·
+      embedding_dim, ``norm_first``, dropout ``encoder_dropout`` inside the block), then the
+      same attention pooling as ``"gru_attention"``, d = embedding_dim (``units`` unused).
+      Against ``"gru_attention"`` only the layer under the pooling differs.
 
     The four GRU poolings share the GRU (same size, same initialisation for a given seed)
     and differ only in how its states become one vector; ``"gru_attention"`` adds the
@@ -229,6 +242,10 @@ def build_review_classifier(
         summary = keras.layers.GlobalAveragePooling1D(name="mean")(vectors)
     elif encoder in RECURRENT_LAYERS:
         summary = RECURRENT_LAYERS[encoder](units, name=RECURRENT_LAYER)(vectors)
+    elif encoder == "transformer":
+        states = _transformer_encoder(vectors, maxlen, num_heads, ff_dim, positions,
+                                      norm_first, encoder_dropout)
+        summary, _ = AttentionPooling(score, return_weights=True, name=ATTENTION_LAYER)(states)
     else:
         both_ways = encoder == "bigru_attention"
         recurrent = keras.layers.GRU(
@@ -248,6 +265,57 @@ def build_review_classifier(
     probability = keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_LAYER)(summary)
     return compile_classifier(keras.Model(ids, probability, name=name or encoder),
                               learning_rate)
+
+
+POSITIONS_LAYER = "positions"
+ENCODER_LAYER = "encoder"
+
+
+def _transformer_encoder(vectors, maxlen, num_heads, ff_dim, positions, norm_first, dropout):
+    """Word vectors (batch, time, d) -> positions added -> one encoder block -> (batch, time, d)."""
+    from attention_course.positional import PositionalEncoding
+    from attention_course.transformer import TransformerEncoderBlock
+
+    d = vectors.shape[-1]
+    _check_sizes(num_heads=num_heads, ff_dim=ff_dim)
+    if d % num_heads:
+        raise ValueError(f"embedding_dim = {d} must be a multiple of num_heads = {num_heads}")
+    vectors = PositionalEncoding(positions, max_length=maxlen or 2048,
+                                 name=POSITIONS_LAYER)(vectors)
+    block = TransformerEncoderBlock(num_heads, ff_dim or 4 * d, key_dim=d // num_heads,
+                                    dropout=dropout, norm_first=norm_first,
+                                    name=ENCODER_LAYER)
+    return block(vectors)
+
+
+def self_attention_maps(model: keras.Model, x):
+    """The self-attention weights of a ``"transformer"`` review classifier for reviews ``x``.
+
+    ``x`` is a padded int matrix (n, time) (0 = padding), best cut to its longest review.
+    Returns a NumPy array (n, heads, time, time): ``[i, h, q, k]`` is how much position q of
+    review i attends to position k in head h (rows of real positions sum to 1; padded
+    positions get 0 as keys and all-zero rows as queries). The model runs without dropout.
+    """
+    import numpy as np
+
+    try:
+        layers_ = [model.get_layer(name)
+                   for name in (EMBEDDING_LAYER, POSITIONS_LAYER, ENCODER_LAYER)]
+    except ValueError as err:
+        raise ValueError(
+            f"model {model.name!r} is not a transformer review classifier (layers "
+            f"{EMBEDDING_LAYER!r}, {POSITIONS_LAYER!r}, {ENCODER_LAYER!r}); build it with "
+            "build_review_classifier(\"transformer\", ...)"
+        ) from err
+    x = np.asarray(x)
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"x must be a padded int matrix (n, time), got shape {x.shape} "
+                         f"dtype {x.dtype}")
+    embedding, positions, encoder = layers_
+    vectors = positions(embedding(keras.ops.convert_to_tensor(x, "int32")))
+    mask = keras.ops.convert_to_tensor(x != 0)
+    _, weights = encoder(vectors, mask=mask, training=False, return_attention_scores=True)
+    return keras.ops.convert_to_numpy(weights)
 
 
 # One weight-reading model per classifier: a new one per call would be traced anew each time.

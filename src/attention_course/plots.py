@@ -315,3 +315,73 @@ def plot_deletion_effect(ks, changes: dict, ylabel: str = "mean |change| in P(po
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def plot_attention_heads(weights, tokens, title: str | None = None, max_tokens: int = 40):
+    """Self-attention weights of one sequence, one heatmap per head, side by side.
+
+    ``weights`` (heads, T, T): row q holds query position q's weights over the keys;
+    ``tokens`` (T,) label both axes. Only the first ``max_tokens`` positions are drawn (the
+    rows then need not sum to 1). Returns the figure; each panel shares one colour scale.
+    """
+    weights = np.asarray(weights, dtype=float)
+    if weights.ndim != 3 or weights.shape[1] != weights.shape[2]:
+        raise ValueError(f"weights must have shape (heads, T, T), got {weights.shape}")
+    if len(tokens) != weights.shape[1]:
+        raise ValueError(f"{len(tokens)} tokens for weights over {weights.shape[1]} positions")
+    shown = min(weights.shape[1], max_tokens)
+    weights, tokens = weights[:, :shown, :shown], list(tokens)[:shown]
+    heads = weights.shape[0]
+    size = 1.2 + 0.14 * shown
+    fig, axes = plt.subplots(1, heads, figsize=(min(size * heads, 13), min(size, 6.5)),
+                             squeeze=False, layout="constrained")
+    vmax = float(weights.max()) or 1.0
+    for head, ax in enumerate(axes[0]):
+        image = ax.imshow(weights[head], cmap="viridis", vmin=0, vmax=vmax)
+        ax.set_xticks(np.arange(shown), tokens, rotation=90, fontsize=7)
+        ax.set_yticks(np.arange(shown), tokens if head == 0 else [], fontsize=7)
+        ax.tick_params(length=0)
+        ax.set_title(f"head {head + 1}", fontsize=10)
+        ax.set_xlabel("key (attended to)")
+    axes[0][0].set_ylabel("query (attending)")
+    fig.colorbar(image, ax=axes[0].tolist(), label="attention weight", shrink=0.7)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_cost_scaling(measurements: dict, reference_mb=None, title: str | None = None):
+    """Time and peak memory of layers against the sequence length, on log-log axes.
+
+    ``measurements`` maps a layer's name to a dict with ``lengths``, ``seconds`` and
+    ``memory_mb`` (as :func:`attention_course.cost.measure_layer` returns). ``reference_mb``
+    is an optional pair ``(label, values)`` drawn dashed on the memory panel (e.g. the size
+    of the score matrix at each length).
+    """
+    if not measurements:
+        raise ValueError("measurements is empty: nothing to plot")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.3))
+    for index, (name, result) in enumerate(measurements.items()):
+        lengths = np.asarray(result["lengths"])
+        color = PALETTE[index % len(PALETTE)]
+        left.plot(lengths, 1000 * np.asarray(result["seconds"]), "-o", markersize=4,
+                  color=color, label=name)
+        memory = np.array([np.nan if m is None else max(m, 0.01)
+                           for m in result["memory_mb"]])
+        right.plot(lengths, memory, "-o", markersize=4, color=color, label=name)
+    if reference_mb is not None:
+        label, values = reference_mb
+        right.plot(lengths, values, "--", color="0.4", linewidth=1, label=label)
+    left.set_ylabel("time per forward pass (ms)")
+    right.set_ylabel("peak memory above baseline (MiB)")
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length T")
+        ax.grid(alpha=0.3, which="both")
+    left.legend(frameon=False, fontsize=9)
+    right.legend(frameon=False, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
