@@ -54,3 +54,13 @@ def test_measure_errors():
         cost.measure_layer("gru", [8, 4])
     with pytest.raises(ValueError, match="multiple of num_heads"):
         cost.measure_layer("self_attention", [4], d_model=6, num_heads=4)
+
+
+def test_crossover_words():
+    lengths = [64, 128, 256]
+    assert cost.crossover_words(lengths, [1, 5, 9], [3, 3, 3]) == (
+        "self-attention needed more time than the GRU from T = 128 on (and less below)")
+    assert "at every length measured, from T = 64" in cost.crossover_words(
+        lengths, [4, 5, 9], [3, 3, 3])
+    assert "no more memory than the GRU at the longest length measured, T = 256" in (
+        cost.crossover_words(lengths, [1, 5, 2], [3, 3, 3], quantity="memory"))

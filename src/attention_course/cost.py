@@ -35,6 +35,7 @@ import numpy as np
 __all__ = [
     "LAYERS",
     "crossover",
+    "crossover_words",
     "measure_in_subprocess",
     "measure_layer",
     "peak_memory_mb",
@@ -179,6 +180,24 @@ def crossover(lengths: Sequence[int], a: Sequence[float], b: Sequence[float]) ->
         return None
     start = len(above) - int(np.argmin(above[::-1])) if not above.all() else 0
     return int(lengths[start])
+
+
+def crossover_words(lengths: Sequence[int], a: Sequence[float], b: Sequence[float],
+                    quantity: str = "time", subject: str = "self-attention",
+                    other: str = "the GRU") -> str:
+    """A sentence fragment saying where ``a`` starts to exceed ``b``, computed by :func:`crossover`.
+
+    E.g. ``"self-attention needed more time than the GRU from T = 512 on (and less below)"``,
+    or that it did at every length, or at none up to the longest measured.
+    """
+    length = crossover(lengths, a, b)
+    if length is None:  # not above at the longest length
+        return (f"{subject} needed no more {quantity} than {other} at the longest length "
+                f"measured, T = {lengths[-1]}")
+    if length == lengths[0]:
+        return (f"{subject} needed more {quantity} than {other} at every length measured, "
+                f"from T = {length}")
+    return f"{subject} needed more {quantity} than {other} from T = {length} on (and less below)"
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
