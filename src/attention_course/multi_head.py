@@ -187,8 +187,9 @@ class MultiHeadAttention(keras.layers.Layer):
             attention_mask = ops.convert_to_tensor(attention_mask)
             expected = (query.shape[0], query.shape[1], value.shape[1])
             got = tuple(attention_mask.shape)
-            if len(got) != 3 or not all(g is None or e is None or g == e
-                                        for g, e in zip(got, expected, strict=True)):
+            known = [(g, e) for g, e in zip(got, expected, strict=False)
+                     if isinstance(g, int) and isinstance(e, int)]  # not None or symbolic
+            if len(got) != 3 or any(g != e for g, e in known):
                 raise ValueError(
                     f"attention_mask must have shape (batch, T_q, T_k) = {expected}, got "
                     f"shape {got}"

@@ -140,6 +140,8 @@ class PositionalEncoding(keras.layers.Layer):
 
     def call(self, inputs):
         length = inputs.shape[1]
+        if not isinstance(length, int):  # unknown (None, or a symbolic dimension under JAX)
+            length = None
         if length is not None and self.kind == "learned" and length > self.max_length:
             raise ValueError(
                 f"input of length {length} is longer than this learned encoding's "
@@ -153,6 +155,9 @@ class PositionalEncoding(keras.layers.Layer):
         else:
             encoding = ops.cast(self.table[:length], inputs.dtype)
         return inputs + encoding
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
 
     def get_config(self):
         config = super().get_config()

@@ -108,8 +108,8 @@ def attention_mask(query_mask=None, key_mask=None, causal: bool = False,
             query_length = query_mask.shape[1] or ops.shape(query_mask)[1]
     if key_mask is not None:
         key_mask = _as_bool_mask("key_mask", key_mask, "(batch, T_k)", rank=2)
-        if query_mask is not None and None not in (query_mask.shape[0], key_mask.shape[0]) \
-                and query_mask.shape[0] != key_mask.shape[0]:
+        batches = (None if query_mask is None else query_mask.shape[0], key_mask.shape[0])
+        if all(isinstance(b, int) for b in batches) and batches[0] != batches[1]:
             raise ValueError(
                 f"query_mask and key_mask must have the same batch size: shapes "
                 f"{tuple(query_mask.shape)} and {tuple(key_mask.shape)}"
