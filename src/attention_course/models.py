@@ -191,6 +191,7 @@ def build_review_classifier(
     positions: str = "sinusoidal",
     norm_first: bool = False,
     encoder_dropout: float = 0.1,
+    max_positions: int | None = None,
 ) -> keras.Model:
     """A compiled classifier whose parts are identical except for the ``encoder``.
 
@@ -209,7 +210,8 @@ def build_review_classifier(
       :class:`~attention_course.layers.AttentionPooling` (``score``), d = units;
     - ``"bigru_attention"``: the same over a bidirectional GRU, d = 2 * units.
     - ``"transformer"``: positional encodings (``positions``: ``"sinusoidal"`` or
-      ``"learned"``, up to ``maxlen`` or 2048 positions) added to the word vectors, one
+      ``"learned"``, a table of ``max_positions`` rows, default ``maxlen`` or 2048) added to
+      the word vectors, one
       :class:`~attention_course.transformer.TransformerEncoderBlock` (``num_heads`` heads of
       size embedding_dim / num_heads, feed-forward size ``ff_dim``, default 4 ·
       embedding_dim, ``norm_first``, dropout ``encoder_dropout`` inside the block), then the
@@ -243,8 +245,9 @@ def build_review_classifier(
     elif encoder in RECURRENT_LAYERS:
         summary = RECURRENT_LAYERS[encoder](units, name=RECURRENT_LAYER)(vectors)
     elif encoder == "transformer":
-        states = _transformer_encoder(vectors, maxlen, num_heads, ff_dim, positions,
-                                      norm_first, encoder_dropout)
+        _check_sizes(max_positions=max_positions)
+        states = _transformer_encoder(vectors, max_positions or maxlen or 2048, num_heads,
+                                      ff_dim, positions, norm_first, encoder_dropout)
         summary, _ = AttentionPooling(score, return_weights=True, name=ATTENTION_LAYER)(states)
     else:
         both_ways = encoder == "bigru_attention"
@@ -271,7 +274,8 @@ POSITIONS_LAYER = "positions"
 ENCODER_LAYER = "encoder"
 
 
-def _transformer_encoder(vectors, maxlen, num_heads, ff_dim, positions, norm_first, dropout):
+def _transformer_encoder(vectors, max_positions, num_heads, ff_dim, positions, norm_first,
+                         dropout):
     """Word vectors (batch, time, d) -> positions added -> one encoder block -> (batch, time, d)."""
     from attention_course.positional import PositionalEncoding
     from attention_course.transformer import TransformerEncoderBlock
@@ -280,7 +284,7 @@ def _transformer_encoder(vectors, maxlen, num_heads, ff_dim, positions, norm_fir
     _check_sizes(num_heads=num_heads, ff_dim=ff_dim)
     if d % num_heads:
         raise ValueError(f"embedding_dim = {d} must be a multiple of num_heads = {num_heads}")
-    vectors = PositionalEncoding(positions, max_length=maxlen or 2048,
+    vectors = PositionalEncoding(positions, max_length=max_positions,
                                  name=POSITIONS_LAYER)(vectors)
     block = TransformerEncoderBlock(num_heads, ff_dim or 4 * d, key_dim=d // num_heads,
                                     dropout=dropout, norm_first=norm_first,

@@ -9,11 +9,12 @@ alike. Adding a vector that depends on the position to each token's vector break
 
       PE[pos, 2i] = sin(pos · ω_i),    PE[pos, 2i + 1] = cos(pos · ω_i)
 
-  Nothing is learned and any length works. That is the paper's **interleaved** layout. Many
-  libraries (the TensorFlow tutorials, KerasHub's ``SinePositionEncoding``) use the
-  **concatenated** layout instead: all sines, then all cosines. The two hold the same numbers
-  with the features in another order (:func:`layout_permutation`); the first layer that reads
-  them can absorb a fixed permutation of its input rows, so neither layout can do more.
+  Nothing is learned and any length works. That is the paper's **interleaved** layout (also
+  KerasHub's ``SinePositionEncoding``). The authors' tensor2tensor code and the TensorFlow
+  Transformer tutorial use the **concatenated** layout instead: all sines, then all cosines.
+  The two hold the same numbers with the features in another order
+  (:func:`layout_permutation`); the first layer that reads them can absorb a fixed
+  permutation of its input rows, so neither layout can do more.
 - **Learned**: a trainable (max_length, depth) table, one row per position (as in BERT and
   the keras-io Transformer example); it knows only lengths up to ``max_length``.
 
