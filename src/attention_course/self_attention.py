@@ -29,7 +29,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from attention_course.attention import attend
+from attention_course.attention import _as_floats, attend
 
 __all__ = ["attention_mask", "causal_mask", "self_attention"]
 
@@ -73,15 +73,6 @@ def _as_bool_mask(name: str, mask, layout: str, rank: int | None = None):
             f"(0 = keep, -inf = drop) converts with `mask == 0`"
         )
     return ops.cast(mask, "bool")
-
-
-def _as_floats(*arrays):
-    """Tensors of one common floating dtype (integers become ``keras.backend.floatx()``)."""
-    tensors = [ops.convert_to_tensor(a) for a in arrays]
-    dtype = keras.backend.result_type(*(t.dtype for t in tensors))
-    if not keras.backend.is_float_dtype(dtype):
-        dtype = keras.backend.floatx()
-    return [ops.cast(t, dtype) for t in tensors]
 
 
 def attention_mask(query_mask=None, key_mask=None, causal: bool = False,
@@ -150,7 +141,7 @@ def self_attention(x, w_q, w_k, w_v, mask=None, causal: bool = False):
     Raises ``ValueError`` when the shapes do not fit (naming them) or the mask is not
     boolean or 0/1.
     """
-    x, w_q, w_k, w_v = _as_floats(x, w_q, w_k, w_v)
+    (x, w_q, w_k, w_v), dtype = _as_floats(x=x, w_q=w_q, w_k=w_k, w_v=w_v)
     if len(x.shape) < 2:
         raise ValueError(f"x must have shape (..., T, d_model), got shape {tuple(x.shape)}")
     for name, w in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v)):
@@ -178,4 +169,5 @@ def self_attention(x, w_q, w_k, w_v, mask=None, causal: bool = False):
         triangle = causal_mask(length)
         full_mask = triangle if full_mask is None else ops.logical_and(full_mask, triangle)
     q, k, v = ops.matmul(x, w_q), ops.matmul(x, w_k), ops.matmul(x, w_v)
-    return attend(q, k, v, score="scaled_dot", mask=full_mask)
+    output, weights = attend(q, k, v, score="scaled_dot", mask=full_mask)
+    return ops.cast(output, dtype), ops.cast(weights, dtype)
