@@ -377,6 +377,7 @@ def plot_cost_scaling(measurements: dict, reference_mb=None, title: str | None =
     for ax in (left, right):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        ax.set_xticks(lengths, [str(t) for t in lengths], fontsize=8)
         ax.set_xlabel("sequence length T")
         ax.grid(alpha=0.3, which="both")
     left.legend(frameon=False, fontsize=9)
