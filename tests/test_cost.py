@@ -36,6 +36,17 @@ def test_peak_memory_is_read():
     assert peak is None or peak > 10  # a Python process with NumPy holds more than 10 MiB
 
 
+def test_peak_memory_reset_forgets_an_earlier_peak():
+    import numpy as np
+
+    big = np.ones(2**25)  # 256 MiB, touched
+    del big
+    if not cost.reset_peak_memory():
+        pytest.skip("the peak cannot be reset on this system")
+    now = cost.current_memory_mb()
+    assert now is not None and cost.peak_memory_mb() < now + 64
+
+
 def test_measure_layer_in_process_and_in_a_child():
     here = cost.measure_layer("self_attention", [4, 16], batch_size=2, d_model=8,
                               num_heads=2, repeats=2)

@@ -8,16 +8,18 @@ measurement on a given machine, not a formula; this module takes it.
 - :func:`time_interleaved` times several functions in alternation (round-robin) and reports
   each one's median, so that a change in machine load hits all of them alike.
 - :func:`measure_layer` times one layer's forward pass (inference, the compiled
-  ``predict_on_batch`` path) at each length and reads the process's **peak resident memory**
-  (``ru_maxrss``) after it. Lengths run from short to long, so the running peak is the peak of
-  the current length; memory is reported above the peak after a warm-up at a tiny length.
+  ``predict_on_batch`` path) at each length and measures its **peak memory**: the process's
+  peak resident memory during the calls at that length, above its resident memory just
+  before them. On Linux the peak is reset before each length (``/proc/self/clear_refs``) and
+  read from ``VmHWM``; elsewhere it is the running peak (``ru_maxrss``), measured from short
+  to long lengths.
 - :func:`measure_in_subprocess` runs :func:`measure_layer` in a fresh Python process
   (``python -m attention_course.cost``), so that what the calling process did before (training
-  a model, say) does not hide the layer's own peak.
+  a model, say) shares neither its memory nor its thread pools with the measurement.
 - :func:`crossover` finds the first length where one measurement exceeds another.
 
-Peak resident memory is measured on Linux and macOS (the ``resource`` module); elsewhere the
-memory entries are None.
+Memory is measured on Linux and macOS; elsewhere the memory entries are None. (``ru_maxrss``
+alone would not do in a child process on Linux: it starts at the parent's peak.)
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ __all__ = [
     "crossover_words",
     "measure_in_subprocess",
     "measure_layer",
+    "current_memory_mb",
     "peak_memory_mb",
+    "reset_peak_memory",
     "time_interleaved",
 ]
 
@@ -72,8 +76,42 @@ def time_interleaved(functions: dict[str, Callable[[], object]], repeats: int = 
     return {name: float(np.median(values)) for name, values in seconds.items()}
 
 
+def _status_mb(field: str) -> float | None:
+    """A memory field of ``/proc/self/status`` (Linux), in MiB, or None."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_memory() -> bool:
+    """Reset this process's peak resident memory to its current size (Linux ≥ 4.0).
+
+    Returns False where that is not possible; :func:`peak_memory_mb` is then a running peak.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def current_memory_mb() -> float | None:
+    """This process's resident memory now, in MiB (Linux; None elsewhere)."""
+    return _status_mb("VmRSS")
+
+
 def peak_memory_mb() -> float | None:
-    """This process's peak resident memory so far, in MiB (None where it cannot be read)."""
+    """This process's peak resident memory, in MiB, since it started or since
+    :func:`reset_peak_memory` (None where it cannot be read)."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
     try:
         import resource
     except ImportError:  # Windows
@@ -110,11 +148,13 @@ def measure_layer(layer: str, lengths: Sequence[int], batch_size: int = 8,
 
     ``layer`` is one of :data:`LAYERS`; inputs are random float32 (batch_size, T, d_model).
     For each T (strictly increasing): one untimed call, then the median of ``repeats`` timed
-    ``predict_on_batch`` calls, then the process's peak resident memory.
+    ``predict_on_batch`` calls, then the peak resident memory of those calls.
 
     Returns a JSON-ready dict: ``layer``, ``lengths``, ``seconds`` (median per call),
-    ``memory_mb`` (peak resident memory above the peak after a warm-up at T = 2, MiB; None
-    where unmeasurable), ``batch_size``, ``d_model``, ``num_heads``, ``parameters``.
+    ``memory_mb`` (peak resident memory during the calls at that length above the resident
+    memory before them, MiB; where the peak cannot be reset, above the peak after a warm-up
+    at T = 2; None where unmeasurable), ``batch_size``, ``d_model``, ``num_heads``,
+    ``parameters``.
     Best run in a fresh process (:func:`measure_in_subprocess`).
     """
     if layer not in LAYERS:
@@ -125,15 +165,19 @@ def measure_layer(layer: str, lengths: Sequence[int], batch_size: int = 8,
     rng = np.random.default_rng(seed)
     model = _layer_model(layer, d_model, num_heads)
     model.predict_on_batch(rng.normal(size=(batch_size, 2, d_model)).astype("float32"))
+    running_peak = not reset_peak_memory()
     baseline = peak_memory_mb()
     seconds, memory = [], []
     for length in lengths:
         x = rng.normal(size=(batch_size, length, d_model)).astype("float32")
+        if not running_peak and reset_peak_memory():
+            baseline = current_memory_mb()
         timing = time_interleaved({"call": lambda x=x: model.predict_on_batch(x)},
                                   repeats=repeats)
         seconds.append(timing["call"])
         peak = peak_memory_mb()
-        memory.append(None if peak is None else max(peak - baseline, 0.0))
+        memory.append(None if peak is None or baseline is None
+                      else max(peak - baseline, 0.0))
     return {"layer": layer, "lengths": lengths, "seconds": seconds, "memory_mb": memory,
             "batch_size": batch_size, "d_model": d_model, "num_heads": num_heads,
             "parameters": int(model.count_params())}
