@@ -284,6 +284,7 @@ def test_chapter_offers_runnable_notebook(browser, site, source):
 
 SOFTMAX_PAGE = "book/04_attention_weights"
 REVIEW_PAGE = "book/05_rnn_attention"
+HEADS_PAGE = "book/07_self_attention"
 READY = ".ax-widget[data-ax-ready='true']"
 TOLERANCE = 1e-6
 ROUNDING_8 = 0.5e-8  # the synthetic figure's weights are rounded to 8 decimals
@@ -525,6 +526,56 @@ def test_review_explorer_in_browser(browser, site, screenshots, html_dir):
         widget_shot(page, root, screenshots, "ch05-review-after")
         page.evaluate("document.documentElement.dataset.theme = 'dark'")
         widget_shot(page, root, screenshots, "ch05-review-dark")
+
+
+def test_heads_explorer_in_browser(browser, site, screenshots, html_dir):
+    """Chapter 7: one review's self-attention per head; rows, heads, grid, keyboard."""
+    import numpy as np
+
+    from attention_course.interactive import MAX_GRID
+
+    [data] = embedded_data(html_dir, HEADS_PAGE, "alignment")
+    weights = np.array(data["weights"])  # (heads, T, T), rounded by the chapter's cell
+    heads, length, _ = weights.shape
+    assert heads > 1 and length > 1 and data["inputs"] == data["outputs"]
+    rounding = 0.5 * 10.0 ** -data["decimals"]
+    with figure_on_page(browser, site, f"{HEADS_PAGE}.html", "alignment") as (page, root, read):
+        state = read()
+        check_row(state, weights[0, 0], rounding, "first state")
+        gridded = length <= MAX_GRID  # the whole matrix is drawn as a grid
+        if gridded:
+            np.testing.assert_allclose(state["grid"], weights[0], rtol=0, atol=TOLERANCE)
+        widget_shot(page, root, screenshots, "ch07-heads-before")
+
+        row = length // 2
+        root.locator(".ax-out").nth(row).hover()
+        state = read()
+        assert (state["head"], state["row"]) == (0, row)
+        check_row(state, weights[0, row], rounding, f"head 1, word {row}")
+
+        root.locator("input.ax-head").nth(1).check()
+        root.locator(".ax-out").nth(row).hover()
+        state = read()
+        assert (state["head"], state["row"]) == (1, row)
+        check_row(state, weights[1, row], rounding, f"head 2, word {row}")
+        if gridded:
+            np.testing.assert_allclose(state["grid"], weights[1], rtol=0, atol=TOLERANCE)
+
+        top = int(np.argmax(weights[1, row]))
+        root.locator(".ax-in").nth(top).hover()
+        state = read()
+        assert state["readoutCol"] == top
+        assert abs(state["readoutWeight"] - weights[1, row, top]) <= TOLERANCE
+        assert "rank 1 of" in state["readout"] and data["inputs"][top] in state["readout"]
+        widget_shot(page, root, screenshots, "ch07-heads-hover", park=False)
+
+        root.locator(".ax-out").nth(0).focus()
+        page.keyboard.press("ArrowRight")
+        page.mouse.move(0, 0)
+        state = read()
+        assert state["row"] == 1, "the arrow key did not move to the second word"
+        check_row(state, weights[1, 1], rounding, "word chosen with the keyboard")
+        widget_shot(page, root, screenshots, "ch07-heads-after")
 
 
 @pytest.fixture(scope="session")
