@@ -93,3 +93,6 @@ def test_layer_errors():
         PositionalEncoding()(np.zeros((1, 3, 5), "float32"))
     with pytest.raises(ValueError, match="longer than this learned encoding's max_length = 4"):
         PositionalEncoding("learned", max_length=4)(np.zeros((1, 6, 2), "float32"))
+    with pytest.raises(ValueError, match=r"PositionalEncoding expects inputs of shape \(batch, "
+                       r"time, features\) with known features, got shape \(2, 3\)"):
+        PositionalEncoding().build((2, 3))

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from keras import ops
 
-from attention_course.self_attention import attention_mask, causal_mask, self_attention
+from attention_course.self_attention import (
+    attention_mask,
+    causal_mask,
+    self_attention,
+    sequence_features,
+)
 
 RNG = np.random.default_rng(7)
 
@@ -101,3 +106,11 @@ def test_self_attention_errors_name_the_shapes():
     additive[:, 3:] = -np.inf  # 0 = keep, -inf = drop: another convention
     with pytest.raises(ValueError, match="additive mask"):
         self_attention(x, w, w, w, mask=additive)
+
+
+def test_sequence_features_names_the_input():
+    assert sequence_features((None, None, 8), "x") == 8
+    for shape in ((2, 3), (2, 3, None), (1, 2, 3, 4)):
+        with pytest.raises(ValueError, match=r"Layer expects x of shape \(batch, time, "
+                           r"features\) with known features, got shape"):
+            sequence_features(shape, "Layer expects x")

@@ -24,6 +24,7 @@ from keras import ops
 
 from attention_course.attention import attend
 from attention_course.self_attention import attention_mask as combine_masks
+from attention_course.self_attention import sequence_features
 
 __all__ = ["MultiHeadAttention", "merge_heads", "split_heads"]
 
@@ -117,11 +118,7 @@ class MultiHeadAttention(keras.layers.Layer):
         key_shape = value_shape if key_shape is None else key_shape
         for name, shape in (("query", query_shape), ("value", value_shape),
                             ("key", key_shape)):
-            if len(shape) != 3 or shape[-1] is None:
-                raise ValueError(
-                    f"MultiHeadAttention expects {name} of shape (batch, time, features) "
-                    f"with known features, got shape {tuple(shape)}"
-                )
+            sequence_features(shape, f"MultiHeadAttention expects {name}")
         h, out = self.num_heads, self.output_size or query_shape[-1]
 
         def projection(name, rows, width):

@@ -27,6 +27,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from attention_course.self_attention import sequence_features
+
 __all__ = ["LAYOUTS", "PositionalEncoding", "layout_permutation", "sinusoidal_encoding"]
 
 LAYOUTS = ("interleaved", "concatenated")
@@ -125,13 +127,7 @@ class PositionalEncoding(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(
-                f"PositionalEncoding expects inputs of shape (batch, time, features) with "
-                f"known features, got shape {input_shape}"
-            )
-        depth = input_shape[-1]
+        depth = sequence_features(input_shape, "PositionalEncoding expects inputs")
         if self.kind == "sinusoidal":
             _check_depth(depth)
         else:

@@ -31,7 +31,20 @@ from keras import ops
 
 from attention_course.attention import _as_floats, attend
 
-__all__ = ["attention_mask", "causal_mask", "self_attention"]
+__all__ = ["attention_mask", "causal_mask", "self_attention", "sequence_features"]
+
+
+def sequence_features(shape, what: str) -> int:
+    """The feature size of a sequence shape (batch, time, features), for a layer's ``build``.
+
+    ``what`` names the input in the error, e.g. ``"PositionalEncoding expects inputs"``.
+    Raises ``ValueError`` if ``shape`` is not of rank 3 or its feature size is unknown.
+    """
+    shape = tuple(shape)
+    if len(shape) != 3 or shape[-1] is None:
+        raise ValueError(f"{what} of shape (batch, time, features) with known features, got "
+                         f"shape {shape}")
+    return shape[-1]
 
 
 def causal_mask(query_length: int, key_length: int | None = None) -> np.ndarray:

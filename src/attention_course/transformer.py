@@ -26,6 +26,7 @@ from __future__ import annotations
 import keras
 
 from attention_course.multi_head import MultiHeadAttention
+from attention_course.self_attention import sequence_features
 
 __all__ = ["TransformerEncoderBlock"]
 
@@ -81,12 +82,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(
-                f"TransformerEncoderBlock expects inputs of shape (batch, time, features) "
-                f"with known features, got shape {input_shape}"
-            )
-        d = input_shape[-1]
+        d = sequence_features(input_shape, "TransformerEncoderBlock expects inputs")
         key_dim = self.key_dim or d // self.num_heads
         if key_dim < 1:
             raise ValueError(f"{self.num_heads} heads are more than the {d} features; pass "
