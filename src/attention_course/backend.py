@@ -116,10 +116,12 @@ class _TensorFlow:
             for index in range(len(dataset)):
                 yield dataset[index]
 
-        signature = (
-            tf.TensorSpec(shape=(None,) * np.ndim(first_x), dtype=np.asarray(first_x).dtype),
-            tf.TensorSpec(shape=(None,) * np.ndim(first_y), dtype=np.asarray(first_y).dtype),
-        )
+        def spec(array):
+            return tf.TensorSpec(shape=(None,) * np.ndim(array), dtype=np.asarray(array).dtype)
+
+        # x may be one array or a tuple of arrays (a model with several inputs).
+        x_spec = tuple(map(spec, first_x)) if isinstance(first_x, tuple) else spec(first_x)
+        signature = (x_spec, spec(first_y))
         data = tf.data.Dataset.from_generator(batches, output_signature=signature)
         # Telling tf.data the number of batches lets Keras show progress and end epochs.
         return data.apply(tf.data.experimental.assert_cardinality(len(dataset))).prefetch(2)
@@ -330,8 +332,9 @@ def compiled_forward(model, rank: int = 2, dtype: str = "int32") -> Callable:
 def fit_input(dataset):
     """What to pass to ``model.fit`` for a ``keras.utils.PyDataset`` of varying batch shapes.
 
-    ``dataset[i]`` is a pair ``(x_batch, y_batch)`` of NumPy arrays whose sizes may differ
-    from batch to batch; ``dataset.on_epoch_end()`` draws the next epoch's batches. JAX and
+    ``dataset[i]`` is a pair ``(x_batch, y_batch)`` of NumPy arrays (``x_batch`` may be a
+    tuple of arrays, for a model with several inputs) whose sizes may differ from batch to
+    batch; ``dataset.on_epoch_end()`` draws the next epoch's batches. JAX and
     PyTorch take the PyDataset itself. On TensorFlow, Keras would infer a fixed input shape
     from the first two batches, so this wraps it in a ``tf.data.Dataset`` whose signature
     leaves every dimension open, with its cardinality set and two batches prefetched. Pass

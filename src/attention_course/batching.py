@@ -153,3 +153,58 @@ def predict_by_length(model, x, batch_size: int = 256, per_position: bool = Fals
         else:
             out[index] = result[:, 0]
     return out
+
+
+
+class PairBuckets(keras.utils.PyDataset):
+    """Batches of similar-length sequence-to-sequence examples, for ``model.fit``.
+
+    The counterpart of :class:`LengthBuckets` for an encoder–decoder: ``inputs`` is a tuple of
+    padded int matrices with n rows each (the source (n, T_s) and the decoder's input
+    (n, T_t)), ``targets`` a padded int matrix (n, T_t). Examples are grouped by the first
+    input's length (:func:`bucket_batches`); each matrix of a batch is cut to its own widest
+    row (rounded up to ``backend.width_multiple()``). A batch is ``(inputs_batch,
+    targets_batch)`` with ``inputs_batch`` a tuple of int32 matrices. With ``shuffle`` the
+    batches are drawn from ``seed`` and redrawn after every epoch. Pass it through
+    :func:`attention_course.backend.fit_input` (what :func:`pair_bucketed` does).
+    """
+
+    def __init__(self, inputs, targets, batch_size: int, shuffle: bool = True,
+                 seed: int = 0):
+        super().__init__()
+        if not isinstance(inputs, (tuple, list)) or not inputs:
+            raise ValueError("inputs must be a non-empty tuple of padded int matrices")
+        self.matrices = [np.asarray(m) for m in (*inputs, targets)]
+        n = len(self.matrices[-1])
+        for matrix in self.matrices:
+            if matrix.ndim != 2 or len(matrix) != n or not np.issubdtype(matrix.dtype,
+                                                                           np.integer):
+                raise ValueError(f"inputs and targets must be int matrices with {n} rows "
+                                 f"(the targets' rows), got shape {matrix.shape} dtype "
+                                 f"{matrix.dtype}")
+        self.matrices = [m.astype(np.int32) for m in self.matrices]
+        self.widths = [row_widths(m) for m in self.matrices]
+        self.batch_size = batch_size
+        self.multiple = backend.width_multiple()
+        self.rng = np.random.default_rng(seed) if shuffle else None
+        self.batches = bucket_batches(self.widths[0], batch_size, self.rng)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        rows = self.batches[index]
+        cut = [m[rows, :bucket_width(w[rows], self.multiple, m.shape[1])]
+               for m, w in zip(self.matrices, self.widths, strict=True)]
+        return tuple(cut[:-1]), cut[-1]
+
+    def on_epoch_end(self) -> None:
+        if self.rng is not None:
+            self.batches = bucket_batches(self.widths[0], self.batch_size, self.rng)
+
+
+def pair_bucketed(inputs, targets, batch_size: int, shuffle: bool = True, seed: int = 0):
+    """:class:`PairBuckets` in the form ``model.fit`` takes on this backend (pass
+    ``shuffle=False`` to ``fit``; the batches shuffle themselves)."""
+    return backend.fit_input(PairBuckets(inputs, targets, batch_size, shuffle=shuffle,
+                                         seed=seed))

@@ -131,3 +131,224 @@ class AttentionPooling(keras.layers.Layer):
         config = super().get_config()
         config.update(score=self.score, units=self.units, return_weights=self.return_weights)
         return config
+
+
+# -- chapter 6: a decoder's states attend over an encoder's states ----------------------------
+
+CROSS_ATTENTION_SCORES = ("dot", "general", "additive")
+"""The score functions :class:`CrossAttention` accepts (chapter 3's, with learned weights)."""
+
+
+@keras.saving.register_keras_serializable(package="attention_course")
+class CrossAttention(keras.layers.Layer):
+    """Queries from one sequence attend over the keys and values of another.
+
+    In an encoder–decoder the queries are the decoder's states (one per output step), the keys
+    and values the encoder's states (one per input position). For query ``q_i`` and key
+    ``k_j`` the score is one of chapter 3's, computed by :func:`attention_course.attention.attend`:
+
+    - ``"dot"`` (Luong et al. 2015): ``q_i · k_j``; needs d_q = d_k and has no weights;
+    - ``"general"`` (Luong et al. 2015): ``q_i W k_jᵀ``, ``W`` (d_q, d_k);
+    - ``"additive"`` (Bahdanau et al. 2015): ``vᵀ tanh(q_i W_q + k_j W_k)``, ``W_q`` (d_q, units),
+      ``W_k`` (d_k, units), ``v`` (units,).
+
+    The weights are the masked softmax of the scores over the keys and the context of query i
+    is Σ_j a_ij v_j.
+
+    Keras counterparts (tested in ``tests/test_seq2seq.py``): ``"dot"`` computes what
+    ``keras.layers.Attention(use_scale=False)`` computes; ``"additive"`` computes what
+    ``keras.layers.AdditiveAttention(use_scale=True)`` computes when that layer is fed the
+    projected ``q W_q`` and ``k W_k`` and its ``scale`` holds ``v``.
+
+    Args:
+        score: one of :data:`CROSS_ATTENTION_SCORES`.
+        units: size of the additive score's hidden layer (default: d_k); only for
+            ``"additive"``.
+
+    Call arguments:
+        query: float (batch, T_q, d_q).
+        keys: float (batch, T_k, d_k).
+        values: float (batch, T_k, d_v); default: ``keys``.
+        key_mask: optional bool (batch, T_k), **True = attend** (a real input position),
+            False = padding. 0/1 integers are accepted.
+
+    Returns:
+        ``(context, weights)``: context (batch, T_q, d_v), weights (batch, T_q, T_k), which are 0
+        on masked keys and sum to 1 over each query's unmasked keys.
+    """
+
+    def __init__(self, score: str = "additive", units: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if score not in CROSS_ATTENTION_SCORES:
+            raise ValueError(
+                f"score must be one of {', '.join(CROSS_ATTENTION_SCORES)}, got {score!r}")
+        if units is not None and (not isinstance(units, int) or units < 1):
+            raise ValueError(f"units must be a positive integer or None, got {units!r}")
+        if units is not None and score != "additive":
+            raise ValueError(f"units only applies to the additive score, not {score!r}")
+        self.score = score
+        self.units = units
+
+    def build(self, query_shape, keys_shape, values_shape=None, key_mask_shape=None):
+        query_shape, keys_shape = tuple(query_shape), tuple(keys_shape)
+        for name, shape in (("query", query_shape), ("keys", keys_shape)):
+            if len(shape) != 3 or shape[-1] is None:
+                raise ValueError(f"CrossAttention expects {name} of shape (batch, time, "
+                                 f"features) with a known feature size, got shape {shape}")
+        d_q, d_k = query_shape[-1], keys_shape[-1]
+        if self.score == "dot" and d_q != d_k:
+            raise ValueError(f"the dot score needs queries and keys of one size, got query "
+                             f"shape {query_shape} and keys shape {keys_shape}")
+        if self.score == "general":
+            self.w = self.add_weight(name="w", shape=(d_q, d_k), initializer="glorot_uniform")
+        elif self.score == "additive":
+            hidden = self.units or d_k
+            self.w_q = self.add_weight(name="w_q", shape=(d_q, hidden),
+                                       initializer="glorot_uniform")
+            self.w_k = self.add_weight(name="w_k", shape=(d_k, hidden),
+                                       initializer="glorot_uniform")
+            self.v = self.add_weight(name="v", shape=(hidden,), initializer="glorot_uniform")
+
+    def score_weights(self) -> dict:
+        """The learned weights of the score, as :func:`~attention_course.attention.attend`
+        takes them (``{}`` for ``"dot"``, ``{"w": ...}``, or ``{"w_q": ..., "w_k": ...,
+        "v": ...}``)."""
+        if self.score == "general":
+            return {"w": self.w}
+        if self.score == "additive":
+            return {"w_q": self.w_q, "w_k": self.w_k, "v": self.v}
+        return {}
+
+    def call(self, query, keys, values=None, key_mask=None):
+        values = keys if values is None else values
+        shapes = [tuple(t.shape) for t in (query, keys, values)]
+        if any(len(s) != 3 for s in shapes):
+            raise ValueError(f"CrossAttention expects query, keys and values of shape "
+                             f"(batch, time, features), got shapes {shapes}")
+        mask = None
+        if key_mask is not None:
+            mask_shape = tuple(key_mask.shape)
+            if len(mask_shape) != 2 or not all(
+                    m is None or k is None or m == k
+                    for m, k in zip(mask_shape, shapes[1][:2], strict=True)):
+                raise ValueError(f"key_mask must have shape (batch, T_k) = {shapes[1][:2]} "
+                                 f"to match keys of shape {shapes[1]}, got {mask_shape}")
+            mask = ops.expand_dims(ops.cast(key_mask, "bool"), 1)  # (batch, 1, T_k)
+        return attend(query, keys, values, score=self.score, mask=mask,
+                      **self.score_weights())
+
+    def compute_output_shape(self, query_shape, keys_shape, values_shape=None,
+                             key_mask_shape=None):
+        values_shape = keys_shape if values_shape is None else values_shape
+        return ((query_shape[0], query_shape[1], values_shape[-1]),
+                (query_shape[0], query_shape[1], keys_shape[1]))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(score=self.score, units=self.units)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="attention_course")
+class RecurrentDecoder(keras.layers.Layer):
+    """A GRU decoder that may attend over the encoder's states at every step.
+
+    Step i reads the previous output token's vector ``y_{i-1}`` and its previous state
+    ``s_{i-1}``. With ``score=None`` (Cho et al. 2014; Sutskever et al. 2014)::
+
+        s_i = GRU(y_{i-1}, s_{i-1})
+
+    and everything the decoder knows about the input is in its initial state. With a score
+    (Bahdanau et al. 2015), the previous state is the **query** of a :class:`CrossAttention`
+    over the encoder states (the **keys** and **values**), and the context goes into the step::
+
+        c_i, a_i = attend(s_{i-1}, encoder states)      # a_i: weights over the input
+        s_i = GRU([y_{i-1}; c_i], s_{i-1})
+
+    :meth:`step` is one step (what a decoding loop calls); :meth:`call` runs the steps over a
+    whole target with ``keras.ops.scan`` (teacher forcing: ``y_{i-1}`` is the true token).
+
+    Args:
+        units: size of the decoder state (with ``"dot"``, that of the encoder states too).
+        score: None, ``"additive"``, ``"dot"`` or ``"general"`` (see :class:`CrossAttention`).
+        attention_units: hidden size of the additive score (default: the encoder state size).
+
+    Call arguments:
+        target_vectors: float (batch, T_t, e), the vectors of the decoder's input tokens.
+        states: float (batch, T_s, d), the encoder's states.
+        key_mask: bool (batch, T_s), True on real input positions.
+        initial_state: float (batch, units), s_0.
+
+    Returns:
+        decoder_states (batch, T_t, units) without attention; with attention
+        ``(decoder_states, contexts, weights)``, contexts (batch, T_t, d) and weights
+        (batch, T_t, T_s). Steps after the target's end run on padding vectors; a loss that
+        ignores padding ignores them.
+    """
+
+    def __init__(self, units: int, score: str | None = None,
+                 attention_units: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}")
+        if score is not None and score not in CROSS_ATTENTION_SCORES:
+            raise ValueError(f"score must be None or one of {', '.join(CROSS_ATTENTION_SCORES)}"
+                             f", got {score!r}")
+        self.units = units
+        self.score = score
+        self.attention_units = attention_units
+        self.cell = keras.layers.GRUCell(units, name="cell")
+        self.attention = None
+        if score is not None:
+            self.attention = CrossAttention(score, units=attention_units, name="attention")
+
+    def build(self, target_vectors_shape, states_shape, key_mask_shape=None,
+              initial_state_shape=None):
+        target_vectors_shape, states_shape = tuple(target_vectors_shape), tuple(states_shape)
+        if len(target_vectors_shape) != 3 or len(states_shape) != 3:
+            raise ValueError(
+                f"RecurrentDecoder expects target_vectors (batch, T_t, e) and states (batch, "
+                f"T_s, d), got shapes {target_vectors_shape} and {states_shape}")
+        step_input = target_vectors_shape[-1]
+        if self.attention is not None:
+            self.attention.build((None, 1, self.units), states_shape)
+            step_input += states_shape[-1]
+        self.cell.build((None, step_input))
+
+    def step(self, target_vector, state, states, key_mask):
+        """One decoder step: ``target_vector`` (batch, e), ``state`` s_{i-1} (batch, units).
+
+        Returns ``(new_state, context, weights)``: s_i (batch, units), c_i (batch, d) and
+        a_i (batch, T_s), the last two None without attention.
+        """
+        context = weights = None
+        step_input = target_vector
+        if self.attention is not None:
+            context, weights = self.attention(ops.expand_dims(state, 1), states,
+                                              key_mask=key_mask)
+            context, weights = context[:, 0], weights[:, 0]
+            step_input = ops.concatenate([target_vector, context], axis=-1)
+        new_state, _ = self.cell(step_input, [state])
+        return new_state, context, weights
+
+    def call(self, target_vectors, states, key_mask, initial_state):
+        batch = ops.shape(states)[0]
+        init = [initial_state]
+        if self.attention is not None:  # the scan's outputs mirror its carry
+            init += [ops.zeros((batch, ops.shape(states)[2]), dtype=states.dtype),
+                     ops.zeros((batch, ops.shape(states)[1]), dtype=states.dtype)]
+
+        def one_step(carry, target_vector):
+            new_state, context, weights = self.step(target_vector, carry[0], states, key_mask)
+            out = [new_state] if context is None else [new_state, context, weights]
+            return out, out
+
+        _, outputs = ops.scan(one_step, init, ops.transpose(target_vectors, (1, 0, 2)))
+        outputs = [ops.transpose(o, (1, 0, 2)) for o in outputs]  # batch-major again
+        return outputs[0] if self.attention is None else tuple(outputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, score=self.score,
+                      attention_units=self.attention_units)
+        return config

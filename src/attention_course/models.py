@@ -20,6 +20,7 @@ from __future__ import annotations
 import weakref
 
 import keras
+from keras import ops
 
 # Layer names the builders use, so that analysis code can find the parts of a model.
 EMBEDDING_LAYER = "embedding"
@@ -358,3 +359,144 @@ def attention_weights(model: keras.Model, x, batch_size: int = 256):
             )
         _WEIGHT_READERS[model] = keras.Model(model.inputs, outputs[1])
     return predict_by_length(_WEIGHT_READERS[model], x, batch_size, per_position=True)
+
+
+# -- chapter 6: encoder–decoder, with and without attention -----------------------------------
+
+SOURCE_EMBEDDING = "source_embedding"
+ENCODER = "encoder"
+TARGET_EMBEDDING = "target_embedding"
+DECODER = "decoder"
+ATTENTIONAL = "attentional"
+LOGITS = "logits"
+
+SEQ2SEQ_ATTENTION = (None, "additive", "dot", "general")
+"""What :func:`build_seq2seq` accepts as ``attention``: None (no attention) or a score."""
+
+
+class _Layers:
+    """Layers by name before a model exists (what :func:`seq2seq_forward` needs from it)."""
+
+    def __init__(self, layers):
+        self._layers = {layer.name: layer for layer in layers}
+
+    def get_layer(self, name: str):
+        if name not in self._layers:
+            raise ValueError(f"no layer named {name!r}")
+        return self._layers[name]
+
+
+def seq2seq_encode(model, source_vectors, source_mask):
+    """The encoder of a :func:`build_seq2seq` model: its states and its summary.
+
+    ``source_vectors`` (batch, T_s, embedding_dim) float, ``source_mask`` (batch, T_s) bool
+    (True on real characters). Returns ``(states, summary)``: states (batch, T_s, 2 units),
+    the bidirectional GRU's state at every position (the keys and values of attention), and
+    summary (batch, 2 units), its last forward and last backward states concatenated, which
+    starts the decoder (Cho et al. 2014; Sutskever et al. 2014).
+    """
+    states, forward_last, backward_last = model.get_layer(ENCODER)(
+        source_vectors, mask=source_mask)
+    return states, ops.concatenate([forward_last, backward_last], axis=-1)
+
+
+def seq2seq_decode(model, states, source_mask, target_ids, initial_state):
+    """The decoder of a :func:`build_seq2seq` model, run over ``target_ids``.
+
+    ``states`` (batch, T_s, d) and ``source_mask`` (batch, T_s) from :func:`seq2seq_encode`;
+    ``target_ids`` (batch, T_t) int, the decoder's inputs; ``initial_state`` (batch, d), the
+    decoder state before the first of them. With T_t > 1 this is teacher forcing; with T_t =
+    1 it is one step of a decoding loop (:mod:`attention_course.decoding`).
+
+    Returns ``(logits, decoder_states, weights)``: logits (batch, T_t, V_t), decoder states
+    (batch, T_t, d) (the last one starts the next step), attention weights (batch, T_t, T_s),
+    or None for a model without attention.
+    """
+    target_vectors = model.get_layer(TARGET_EMBEDDING)(target_ids)
+    decoded = model.get_layer(DECODER)(target_vectors, states, source_mask, initial_state)
+    if isinstance(decoded, (tuple, list)):  # the output sees the state and the context
+        decoder_states, contexts, weights = decoded
+        features = ops.concatenate([decoder_states, contexts], axis=-1)
+    else:
+        decoder_states, weights, features = decoded, None, decoded
+    logits = model.get_layer(LOGITS)(model.get_layer(ATTENTIONAL)(features))
+    return logits, decoder_states, weights
+
+
+def seq2seq_forward(model, source_vectors, source_mask, target_ids,
+                    return_weights: bool = False):
+    """A :func:`build_seq2seq` model's teacher-forced logits, from the source's vectors.
+
+    :func:`seq2seq_encode` then :func:`seq2seq_decode`: the one place where the model's
+    parts are wired together. :func:`build_seq2seq` calls it on symbolic inputs; analysis
+    code calls it on concrete tensors (for gradients with respect to ``source_vectors``).
+    ``model`` is a built model (anything with ``get_layer``).
+
+    Shapes: ``source_vectors`` (batch, T_s, embedding_dim); ``source_mask`` (batch, T_s) bool;
+    ``target_ids`` (batch, T_t) int. Returns logits (batch, T_t, V_t), and with
+    ``return_weights`` also the attention weights (batch, T_t, T_s) (None without attention).
+    """
+    states, summary = seq2seq_encode(model, source_vectors, source_mask)
+    logits, _, weights = seq2seq_decode(model, states, source_mask, target_ids, summary)
+    return (logits, weights) if return_weights else logits
+
+
+def build_seq2seq(
+    source_vocabulary_size: int,
+    target_vocabulary_size: int,
+    embedding_dim: int = 32,
+    units: int = 64,
+    attention: str | None = None,
+    learning_rate: float = 3e-3,
+    name: str | None = None,
+) -> keras.Model:
+    """A compiled character-level encoder–decoder, with or without attention.
+
+    The two arms differ in one thing only, the context vector::
+
+        source ids (batch, T_s) -> Embedding -> bidirectional GRU (units each way)
+            -> states (batch, T_s, 2 units) and summary (batch, 2 units)
+        target ids (batch, T_t) -> Embedding -> GRU (2 units), started from the summary
+            -> decoder states h_t (batch, T_t, 2 units)
+        attention=None:  h~_t = tanh(W_c h_t)                 (Cho et al.; Sutskever et al.)
+        attention=score: c_t = attend(h_t, states), h~_t = tanh(W_c [h_t; c_t])  (Luong et al.)
+            -> Dense(V_t) -> logits (batch, T_t, V_t)
+
+    ``attention`` is one of :data:`SEQ2SEQ_ATTENTION`: None, or the score of
+    :class:`~attention_course.layers.CrossAttention` (``"additive"``, ``"dot"``,
+    ``"general"``). The query of step t is the decoder state h_t, as in Luong et al. (2015);
+    Bahdanau et al. (2015) query with the previous state and feed c_t into the recurrence.
+
+    Inputs ``[source, target_in]``: int32 (batch, T_s) and (batch, T_t), padded with 0 at
+    the end; ``target_in`` is ``<start>`` followed by the target. Output: logits (batch, T_t,
+    V_t) for the target followed by ``<end>``. Compiled with Adam and sparse categorical
+    cross-entropy that ignores padding (id 0).
+    """
+    from attention_course.layers import RecurrentDecoder
+
+    if attention not in SEQ2SEQ_ATTENTION:
+        raise ValueError(f"attention must be one of {SEQ2SEQ_ATTENTION}, got {attention!r}")
+    _check_sizes(source_vocabulary_size=source_vocabulary_size,
+                 target_vocabulary_size=target_vocabulary_size,
+                 embedding_dim=embedding_dim, units=units)
+    parts = [
+        keras.layers.Embedding(source_vocabulary_size, embedding_dim, name=SOURCE_EMBEDDING),
+        keras.layers.Bidirectional(
+            keras.layers.GRU(units, return_sequences=True, return_state=True), name=ENCODER),
+        keras.layers.Embedding(target_vocabulary_size, embedding_dim, name=TARGET_EMBEDDING),
+        RecurrentDecoder(2 * units, score=attention, name=DECODER),
+        keras.layers.Dense(2 * units, activation="tanh", name=ATTENTIONAL),
+        keras.layers.Dense(target_vocabulary_size, name=LOGITS),
+    ]
+    layers = _Layers(parts)
+    source = keras.Input(shape=(None,), dtype="int32", name="source")
+    target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
+    vectors = layers.get_layer(SOURCE_EMBEDDING)(source)
+    logits = seq2seq_forward(layers, vectors, ops.not_equal(source, 0), target_in)
+    model = keras.Model([source, target_in], logits,
+                        name=name or f"seq2seq_{attention or 'no_attention'}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
+    )
+    return model

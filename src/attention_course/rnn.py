@@ -118,7 +118,6 @@ def gradient_norms_through_time(model, ids, labels) -> np.ndarray:
     """
     import keras
 
-    from attention_course.backend import gradients
     from attention_course.models import EMBEDDING_LAYER, OUTPUT_LAYER, RECURRENT_LAYER
 
     ids = np.asarray(ids)
@@ -130,12 +129,62 @@ def gradient_norms_through_time(model, ids, labels) -> np.ndarray:
     embedding = model.get_layer(EMBEDDING_LAYER)
     recurrent = model.get_layer(RECURRENT_LAYER)
     output = model.get_layer(OUTPUT_LAYER)
-    vectors = embedding(ids)
     mask = embedding.compute_mask(ids)
 
     def total_loss(vectors):
         probability = output(recurrent(vectors, mask=mask))
         return keras.ops.sum(keras.losses.binary_crossentropy(labels[:, None], probability))
 
-    (gradient,) = gradients(total_loss, [vectors])
+    return input_gradient_norms(total_loss, embedding(ids))
+
+
+def input_gradient_norms(loss_of, vectors) -> np.ndarray:
+    """``||dL/dv_t||`` for every row and position of ``vectors``: how much gradient reaches t.
+
+    ``vectors`` (batch, time, d) float, the input vectors of a model (its embeddings);
+    ``loss_of(vectors)`` returns the scalar loss L computed from them (summed over the rows,
+    so row b's gradient is its own loss's). Returns float64 (batch, time). Positions the
+    loss does not depend on (masked padding) get exactly 0. The tool behind
+    :func:`gradient_norms_through_time` and :func:`seq2seq_gradient_norms`; the gradient
+    itself comes from :func:`attention_course.backend.gradients`.
+    """
+    from attention_course.backend import gradients
+
+    if len(tuple(vectors.shape)) != 3:
+        raise ValueError(f"vectors must have shape (batch, time, d), got {tuple(vectors.shape)}")
+    (gradient,) = gradients(loss_of, [vectors])
     return np.linalg.norm(np.asarray(gradient, dtype=np.float64), axis=-1)
+
+
+def seq2seq_gradient_norms(model, source, target_in, target_out) -> np.ndarray:
+    """How strongly an encoder–decoder's loss reacts to each input character: (batch, T_s).
+
+    ``model`` is a :func:`attention_course.models.build_seq2seq` model; ``source`` (batch, T_s),
+    ``target_in`` and ``target_out`` (batch, T_t) int ids padded with 0 (teacher forcing).
+    L is each example's cross-entropy summed over its target tokens, and the result
+    ``||dL/de_j||`` for the vector e_j of input character j. Without attention, e_j reaches
+    the loss only through the encoder's final states, so its gradient must travel through
+    every step between j and the ends of the input; with attention, every decoder step also
+    reads e_j's encoder state directly. Padded positions get 0.
+    """
+    import keras
+
+    from attention_course.models import SOURCE_EMBEDDING, seq2seq_forward
+
+    source = np.asarray(source, dtype=np.int32)
+    target_in = np.asarray(target_in, dtype=np.int32)
+    target_out = np.asarray(target_out, dtype=np.int32)
+    if source.ndim != 2 or target_in.shape != target_out.shape or target_in.ndim != 2 \
+            or len(target_in) != len(source):
+        raise ValueError(
+            f"source must be (batch, T_s) and target_in, target_out (batch, T_t) with the same "
+            f"batch, got {source.shape}, {target_in.shape} and {target_out.shape}"
+        )
+    mask = source != 0
+    loss = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, ignore_class=0, reduction="sum")
+
+    def total_loss(vectors):
+        return loss(target_out, seq2seq_forward(model, vectors, mask, target_in))
+
+    return input_gradient_norms(total_loss, model.get_layer(SOURCE_EMBEDDING)(source))

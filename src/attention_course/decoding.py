@@ -1,0 +1,186 @@
+"""Decoding: how a trained encoder–decoder writes an output, one token at a time.
+
+Training uses **teacher forcing**: the decoder's input at step t is the *true* token t − 1, so
+all steps run at once (:func:`teacher_forced_ids`). At inference there is no true output; the
+**greedy decoding loop** (:func:`greedy_decode`) feeds the model its *own* previous token,
+picks the most probable next one, and stops at ``<end>``. A mistake then changes every later
+input, which teacher forcing never shows: a model's exact-match accuracy under greedy
+decoding (:func:`exact_match`) is the honest measure, its teacher-forced token accuracy
+(:func:`token_accuracy`) an optimistic one.
+
+Works with the models of :func:`attention_course.models.build_seq2seq` (it runs their parts
+through :func:`~attention_course.models.seq2seq_encode` and
+:func:`~attention_course.models.seq2seq_decode`). Shapes: ``source`` int (n, T_s) padded with 0
+at the end; outputs int (n, max_length), 0 after ``<end>``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+from attention_course.batching import bucket_batches, row_widths
+from attention_course.models import SOURCE_EMBEDDING, seq2seq_decode, seq2seq_encode
+
+__all__ = ["Decoded", "exact_match", "greedy_decode", "teacher_forced_ids", "token_accuracy"]
+
+
+@dataclass
+class Decoded:
+    """What :func:`greedy_decode` returns.
+
+    ``ids`` int32 (n, max_length): the chosen tokens, ``<end>`` included, 0 after it.
+    ``weights`` float32 (n, max_length, T_s): the attention weights of each output step over
+    the input positions (0 after ``<end>`` and on padding), or None for a model without
+    attention (or when not asked for).
+    """
+
+    ids: np.ndarray
+    weights: np.ndarray | None
+
+
+def _check_source(source) -> np.ndarray:
+    source = np.asarray(source)
+    if source.ndim != 2 or not np.issubdtype(source.dtype, np.integer):
+        raise ValueError(f"source must be an int matrix (n, T_s) of ids padded with 0, got "
+                         f"shape {source.shape} dtype {source.dtype}")
+    return source.astype(np.int32)
+
+
+def _batches(source: np.ndarray, batch_size: int):
+    """Index arrays of similar-length inputs and the width each batch needs."""
+    widths = row_widths(source)
+    for index in bucket_batches(widths, batch_size):
+        yield index, int(widths[index].max())
+
+
+_PARTS = weakref.WeakKeyDictionary()
+
+
+def _encoder_and_step(model):
+    """Two functional models sharing ``model``'s layers, built once per model.
+
+    ``encoder``: source ids (b, T_s) -> (states (b, T_s, d), summary (b, d)).
+    ``step``: (states, source mask (b, T_s), previous token (b, 1), decoder state (b, d)) ->
+    (logits (b, V_t), new state (b, d)[, weights (b, T_s)]): one decoder step. Keras compiles
+    them the first time they run (``predict_on_batch``), so the loop below runs compiled steps.
+    """
+    if model not in _PARTS:
+        source = keras.Input(shape=(None,), dtype="int32")
+        states, summary = seq2seq_encode(model, model.get_layer(SOURCE_EMBEDDING)(source),
+                                         ops.not_equal(source, 0))
+        encoder = keras.Model(source, [states, summary])
+        d = summary.shape[-1]
+        inputs = [keras.Input(shape=(None, states.shape[-1])),
+                  keras.Input(shape=(None,), dtype="bool"),
+                  keras.Input(shape=(1,), dtype="int32"),
+                  keras.Input(shape=(d,))]
+        logits, decoder_states, weights = seq2seq_decode(model, *inputs)
+        outputs = [logits[:, -1], decoder_states[:, -1]]
+        if weights is not None:
+            outputs.append(weights[:, 0])
+        _PARTS[model] = encoder, keras.Model(inputs, outputs)
+    return _PARTS[model]
+
+
+def greedy_decode(model, source, max_length: int, start_id: int = 1, end_id: int = 2,
+                  batch_size: int = 512, return_weights: bool = True) -> Decoded:
+    """Greedy decoding of a batch of inputs, written out step by step.
+
+    For each batch of inputs (similar lengths together): encode once; set the decoder's state
+    to the encoder's summary and its input to ``<start>``; then, ``max_length`` times at most,
+    run one decoder step, take the most probable token (the argmax of the logits), feed it
+    back as the next input; a row is finished after ``<end>`` (later tokens are 0, padding,
+    which leaves its state unchanged). The loop stops early once every row is finished.
+
+    Args:
+        model: a :func:`~attention_course.models.build_seq2seq` model.
+        source: int (n, T_s), padded with 0 at the end.
+        max_length: the most tokens to produce per row (``<end>`` included).
+        start_id, end_id: the ids of ``<start>`` and ``<end>`` in the target vocabulary.
+        batch_size: rows decoded together.
+        return_weights: also return the attention weights of every step.
+
+    Returns a :class:`Decoded`. Raises ``ValueError`` for a source that is not an int matrix
+    or a ``max_length`` below 1.
+    """
+    source = _check_source(source)
+    if not isinstance(max_length, int) or max_length < 1:
+        raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
+    n, width_all = source.shape
+    ids = np.zeros((n, max_length), dtype=np.int32)
+    weights_out = None
+    encoder, step = _encoder_and_step(model)
+    for index, width in _batches(source, batch_size):
+        batch = source[index, :width]
+        mask = batch != 0
+        states, state = encoder.predict_on_batch(batch)
+        token = np.full((len(index), 1), start_id, dtype=np.int32)
+        finished = np.zeros(len(index), dtype=bool)
+        for t in range(max_length):
+            outputs = step.predict_on_batch([states, mask, token, state])
+            logits, state = outputs[0], outputs[1]
+            chosen = np.argmax(logits, axis=-1).astype(np.int32)
+            chosen[finished] = 0
+            ids[index, t] = chosen
+            if return_weights and len(outputs) == 3:
+                if weights_out is None:
+                    weights_out = np.zeros((n, max_length, width_all), dtype=np.float32)
+                weights = np.array(outputs[2])
+                weights[finished] = 0
+                weights_out[index, t, :width] = weights
+            finished |= chosen == end_id
+            if finished.all():
+                break
+            token = chosen[:, None]
+    return Decoded(ids, weights_out)
+
+
+def teacher_forced_ids(model, source, target_in, batch_size: int = 512) -> np.ndarray:
+    """The most probable token at every step under teacher forcing: int32 (n, T_t).
+
+    ``target_in`` int (n, T_t) holds the *true* previous tokens (``<start>``, then the
+    target), so each step's prediction is conditioned on the right history, whatever the
+    model predicted before.
+    """
+    source = _check_source(source)
+    target_in = np.asarray(target_in, dtype=np.int32)
+    if target_in.ndim != 2 or len(target_in) != len(source):
+        raise ValueError(f"target_in must be (n, T_t) with n = {len(source)}, got shape "
+                         f"{target_in.shape}")
+    out = np.zeros(target_in.shape, dtype=np.int32)
+    target_widths = row_widths(target_in)
+    for index, width in _batches(source, batch_size):
+        columns = int(target_widths[index].max())
+        logits = model.predict_on_batch([source[index, :width], target_in[index, :columns]])
+        out[index, :columns] = np.argmax(logits, axis=-1)
+    return out
+
+
+def token_accuracy(predicted, target_out) -> float:
+    """Share of the target's tokens (padding excluded) that ``predicted`` gets right.
+
+    ``predicted`` and ``target_out`` int (n, T); padding is id 0 in ``target_out``.
+    """
+    predicted, target_out = np.asarray(predicted), np.asarray(target_out)
+    if predicted.shape != target_out.shape:
+        raise ValueError(f"predicted {predicted.shape} and target_out {target_out.shape} "
+                         "must have the same shape")
+    real = target_out != 0
+    if not real.any():
+        raise ValueError("target_out holds no tokens (all padding)")
+    return float(((predicted == target_out) & real).sum() / real.sum())
+
+
+def exact_match(predicted_texts, target_texts) -> np.ndarray:
+    """Whether each predicted text equals its target exactly: bool (n,)."""
+    predicted_texts, target_texts = list(predicted_texts), list(target_texts)
+    if len(predicted_texts) != len(target_texts):
+        raise ValueError(f"{len(predicted_texts)} predictions for {len(target_texts)} "
+                         "targets")
+    return np.array([p == t for p, t in zip(predicted_texts, target_texts, strict=True)],
+                    dtype=bool)
