@@ -139,3 +139,10 @@ def test_subset_and_lengths():
     assert len(examples.subset([3, 1])) == 2
     with pytest.raises(ValueError, match="boolean index"):
         examples.subset(np.array([True, False]))
+
+
+def test_cases_can_be_restricted():
+    examples = dates.make_examples(200, seed=3, cases=["lower"])
+    assert all(s == s.lower() for s in examples.sources)
+    with pytest.raises(ValueError, match="cases must be"):
+        dates.make_examples(5, cases=["camel"])

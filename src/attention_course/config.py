@@ -129,3 +129,65 @@ def setup(seed: int = 0, profile: str | None = None, show: bool = True) -> Profi
     if show:
         print(runtime_summary(active))
     return active
+
+
+# -- chapter 6: the encoder–decoder's sizes per profile ---------------------------------------
+
+
+@dataclass(frozen=True)
+class EncoderDecoderSettings:
+    """Chapter 6's data and model sizes (the dates task of :mod:`attention_course.dates`).
+
+    Sizes count examples (each holds 1 to ``max_dates`` dates); ``units`` is the size of each
+    direction of the encoder (the decoder has ``2 * units``). ``seeds`` train the comparison
+    of the model without attention and the model with the ``score`` attention;
+    ``other_seeds`` train the ``other_scores`` (none: those are only checked against Keras).
+    ``bucket_edges`` are the lower edges of the input-length buckets, in characters;
+    ``gradient_examples`` the long test inputs whose gradients are measured.
+    """
+
+    train_size: int
+    test_size: int
+    max_dates: int
+    embedding_dim: int
+    units: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seeds: tuple[int, ...]
+    score: str
+    other_scores: tuple[str, ...]
+    other_seeds: tuple[int, ...]
+    bucket_edges: tuple[int, ...]
+    gradient_examples: int
+
+    def with_(self, **changes) -> EncoderDecoderSettings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+ENCODER_DECODER: dict[str, EncoderDecoderSettings] = {
+    "smoke": EncoderDecoderSettings(
+        train_size=400, test_size=300, max_dates=3, embedding_dim=16, units=8, epochs=1,
+        batch_size=64, learning_rate=6e-3, seeds=(0, 1), score="dot",
+        other_scores=("additive", "general"), other_seeds=(0,), bucket_edges=(0, 20, 40),
+        gradient_examples=8),
+    "cpu": EncoderDecoderSettings(
+        train_size=10_000, test_size=2_000, max_dates=5, embedding_dim=32, units=32,
+        epochs=4, batch_size=32, learning_rate=6e-3, seeds=(0, 1, 2), score="dot",
+        other_scores=("additive", "general"), other_seeds=(),
+        bucket_edges=(0, 20, 40, 60, 80), gradient_examples=64),
+    "full": EncoderDecoderSettings(
+        train_size=60_000, test_size=6_000, max_dates=8, embedding_dim=64, units=64,
+        epochs=8, batch_size=64, learning_rate=3e-3, seeds=(0, 1, 2, 3, 4), score="dot",
+        other_scores=("additive", "general"), other_seeds=(0, 1, 2),
+        bucket_edges=(0, 20, 40, 60, 80, 100, 120, 140), gradient_examples=256),
+}
+
+
+def encoder_decoder_settings(profile: Profile | str) -> EncoderDecoderSettings:
+    """Chapter 6's :class:`EncoderDecoderSettings` for ``profile`` (a Profile or its name)."""
+    key = profile.name if isinstance(profile, Profile) else str(profile)
+    if key not in ENCODER_DECODER:
+        raise ValueError(f"unknown profile {key!r}; choose one of: {', '.join(ENCODER_DECODER)}")
+    return ENCODER_DECODER[key]

@@ -348,17 +348,25 @@ def _check_request(n, min_dates, max_dates, formats, first_year, last_year) -> t
 
 def make_examples(n: int, max_dates: int = 5, min_dates: int = 1, seed: int = 0,
                   formats: Sequence[str] | None = None, first_year: int = 1900,
-                  last_year: int = 2099) -> DateExamples:
+                  last_year: int = 2099, cases: Sequence[str] | None = None) -> DateExamples:
     """``n`` examples with ``min_dates`` to ``max_dates`` dates each (uniformly), from ``seed``.
 
     Each date is drawn uniformly from ``first_year``-01-01 to ``last_year``-12-31, each
     format uniformly from ``formats`` (default: all of :data:`FORMATS`), each case with
-    probabilities 0.6 (title), 0.2 (lower), 0.2 (upper). The same arguments always give the
-    same examples. Raises ``ValueError`` for an impossible request (negative ``n``, fewer
-    than one date, ``max_dates < min_dates``, years that are not four digits or in the
-    wrong order, unknown formats).
+    probabilities 0.6 (title), 0.2 (lower), 0.2 (upper), or uniformly from ``cases`` when
+    given (a selection of :data:`CASES`). The same arguments always give the same examples.
+    Raises ``ValueError`` for an impossible request (negative ``n``, fewer than one date,
+    ``max_dates < min_dates``, years that are not four digits or in the wrong order, unknown
+    formats or cases).
     """
     formats = _check_request(n, min_dates, max_dates, formats, first_year, last_year)
+    if cases is None:
+        case_names, case_p = CASES, (0.6, 0.2, 0.2)
+    else:
+        case_names = tuple(cases)
+        if not case_names or any(c not in CASES for c in case_names):
+            raise ValueError(f"cases must be a non-empty selection of {CASES}, got {cases!r}")
+        case_p = None
     rng = np.random.default_rng(seed)
     first = dt.date(first_year, 1, 1).toordinal()
     days = dt.date(last_year, 12, 31).toordinal() - first + 1
@@ -366,15 +374,15 @@ def make_examples(n: int, max_dates: int = 5, min_dates: int = 1, seed: int = 0,
     total = int(counts.sum())
     ordinals = (first + rng.integers(0, days, size=total)).tolist()
     chosen = rng.integers(0, len(formats), size=total).tolist()
-    cases = rng.choice(len(CASES), size=total, p=(0.6, 0.2, 0.2)).tolist()
+    chosen_cases = rng.choice(len(case_names), size=total, p=case_p).tolist()
     parts = [], [], [], [], []
     end = 0
     for count in counts.tolist():
         begin, end = end, end + count
         dates = tuple(dt.date.fromordinal(o) for o in ordinals[begin:end])
         names = tuple(formats[f] for f in chosen[begin:end])
-        rendered = [render(d, f, CASES[c])
-                    for d, f, c in zip(dates, names, cases[begin:end], strict=True)]
+        rendered = [render(d, f, case_names[c])
+                    for d, f, c in zip(dates, names, chosen_cases[begin:end], strict=True)]
         parts[0].append(DATE_SEPARATOR.join(text for text, _ in rendered))
         parts[1].append(TARGET_SEPARATOR.join(to_iso(d) for d in dates))
         parts[2].append(dates)

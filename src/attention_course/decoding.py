@@ -184,3 +184,30 @@ def exact_match(predicted_texts, target_texts) -> np.ndarray:
                          "targets")
     return np.array([p == t for p, t in zip(predicted_texts, target_texts, strict=True)],
                     dtype=bool)
+
+
+def alignment_of(decoded: Decoded, i: int, source_text: str, vocabulary) -> dict:
+    """Example ``i``'s attention matrix, cut to its real tokens, with labels: JSON-ready.
+
+    Returns ``{"weights": (T_out, T_in) list of lists, "output_tokens": [...],
+    "input_tokens": [...]}``: one row per produced output token (``<end>`` included, shown
+    as ``"<end>"``; a space as ``"␣"``), one column per input character of ``source_text``.
+    This is what :func:`attention_course.plots.plot_attention_heatmap` and
+    :func:`attention_course.interactive.alignment_explorer` take, and what a chapter saves
+    with :func:`attention_course.results.save_results`. ``vocabulary`` is the target
+    :class:`~attention_course.dates.Vocabulary`. Raises ``ValueError`` when ``decoded`` has
+    no weights (a model without attention).
+    """
+    if decoded.weights is None:
+        raise ValueError("these outputs carry no attention weights (a model without "
+                         "attention, or greedy_decode(..., return_weights=False))")
+    ids = decoded.ids[i]
+    end = vocabulary.id("<end>")
+    stops = np.flatnonzero(ids == end)
+    count = int(stops[0]) + 1 if len(stops) else len(ids)  # no <end>: every step
+    tokens = [vocabulary.tokens[t] for t in ids[:count]]
+    tokens = ["␣" if t == " " else t for t in tokens]
+    inputs = ["␣" if c == " " else c for c in source_text]
+    weights = decoded.weights[i, :count, :len(source_text)]
+    return {"weights": weights.astype(float).round(6).tolist(), "output_tokens": tokens,
+            "input_tokens": inputs}

@@ -448,6 +448,7 @@ def build_seq2seq(
     units: int = 64,
     attention: str | None = None,
     learning_rate: float = 3e-3,
+    attention_units: int | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """A compiled character-level encoder–decoder, with or without attention.
@@ -484,7 +485,8 @@ def build_seq2seq(
         keras.layers.Bidirectional(
             keras.layers.GRU(units, return_sequences=True, return_state=True), name=ENCODER),
         keras.layers.Embedding(target_vocabulary_size, embedding_dim, name=TARGET_EMBEDDING),
-        RecurrentDecoder(2 * units, score=attention, name=DECODER),
+        RecurrentDecoder(2 * units, score=attention, attention_units=attention_units,
+                         name=DECODER),
         keras.layers.Dense(2 * units, activation="tanh", name=ATTENTIONAL),
         keras.layers.Dense(target_vocabulary_size, name=LOGITS),
     ]

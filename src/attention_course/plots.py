@@ -53,14 +53,18 @@ def plot_training_curves(history, title: str | None = None):
 
 
 def plot_accuracy_by_length(results_by_model: dict, title: str | None = None,
-                            chance: float | None = 0.5):
+                            chance: float | None = 0.5,
+                            xlabel: str = "review length in ids, before truncation "
+                                          "(test reviews per bucket)",
+                            ylabel: str = "test accuracy"):
     """Test accuracy per review-length bucket, one line per model, with error bars.
 
     ``results_by_model`` maps a model's name to the list that
     :func:`attention_course.training.accuracy_by_length` returns (bars: ±1 binomial standard
     error) or :func:`attention_course.stats.bucket_intervals` returns (bars: the interval over
     seeds and examples); all models must use the same buckets. The x labels show each
-    bucket's range and review count.
+    bucket's range and review count; ``xlabel`` and ``ylabel`` name the axes (chapter 6:
+    input characters and exact match).
     """
     if not results_by_model:
         raise ValueError("results_by_model is empty: nothing to plot")
@@ -89,8 +93,8 @@ def plot_accuracy_by_length(results_by_model: dict, title: str | None = None,
     if chance is not None:
         ax.axhline(chance, color="0.5", linestyle=":", linewidth=1)
     ax.set_xticks(positions, [f"{b['label']}\n(n={b['count']})" for b in first])
-    ax.set_xlabel("review length in ids, before truncation (test reviews per bucket)")
-    ax.set_ylabel("test accuracy")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(frameon=False, fontsize=9)
     if title:
@@ -100,7 +104,8 @@ def plot_accuracy_by_length(results_by_model: dict, title: str | None = None,
 
 
 def plot_gradient_norms(norms_by_model: dict, ylabel: str = "gradient norm",
-                        title: str | None = None, ax=None):
+                        title: str | None = None, ax=None,
+                        xlabel: str = "time step t (position of the word)"):
     """One curve per model of a gradient norm against the time step, on a log scale.
 
     ``norms_by_model`` maps a model's name to a 1-D array of length T (one norm per step);
@@ -121,7 +126,7 @@ def plot_gradient_norms(norms_by_model: dict, ylabel: str = "gradient norm",
         ax.plot(np.arange(len(norms)), shown, label=name,
                 color=PALETTE[index % len(PALETTE)])
     ax.set_yscale("log")
-    ax.set_xlabel("time step t (position of the word)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="major")
     ax.legend(frameon=False, fontsize=9)
