@@ -105,6 +105,26 @@ def test_compiled_forward_does_not_keep_the_model_alive():
     assert alive() is None
 
 
+def test_compiled_call_runs_a_model_with_several_inputs_at_any_shape():
+    a = keras.Input(shape=(None,), dtype="int32")
+    b = keras.Input(shape=(None, 3))
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(50, 3)(a))
+    model = keras.Model([a, b], keras.layers.Dense(2)(pooled + keras.ops.mean(b, axis=1)))
+    call = backend.compiled_call(model, [(2, "int32"), (3, "float32")])
+    assert backend.compiled_call(model, [(2, "int32"), (3, "float32")]) is call
+    rng = np.random.default_rng(5)
+    for n, t in [(2, 4), (5, 9)]:
+        x = rng.integers(1, 50, size=(n, t)).astype("int32")
+        z = rng.normal(size=(n, t + 1, 3)).astype("float32")
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(call(x, z)),
+                                   keras.ops.convert_to_numpy(model([x, z])),
+                                   rtol=1e-5, atol=1e-6)
+    single = backend.compiled_call(_classifier(), [(2, "int32")])
+    assert keras.ops.convert_to_numpy(single(np.ones((2, 5), "int32"))).shape == (2, 1)
+    with pytest.raises(ValueError, match="at least one input"):
+        backend.compiled_call(model, [])
+
+
 def test_fit_input_hands_fit_new_batches_each_epoch():
     rng = np.random.default_rng(3)
     x = np.zeros((40, 12), dtype="int32")

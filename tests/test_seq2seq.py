@@ -250,3 +250,17 @@ def test_fit_on_pair_buckets_lowers_the_loss(data):
                         epochs=3, verbose=0, shuffle=False)
     losses = history.history["loss"]
     assert losses[-1] < losses[0]
+
+
+def test_chapter_settings_exist_for_every_profile():
+    from attention_course.config import PROFILES, encoder_decoder_settings
+
+    for name, profile in PROFILES.items():
+        settings = encoder_decoder_settings(profile)
+        assert settings == encoder_decoder_settings(name)
+        assert settings.score in models.SEQ2SEQ_ATTENTION
+        assert set(settings.other_scores) <= set(models.SEQ2SEQ_ATTENTION)
+        assert len(settings.seeds) >= 2 and settings.bucket_edges[0] == 0
+    assert len(encoder_decoder_settings("cpu").seeds) >= 3
+    with pytest.raises(ValueError, match="unknown profile"):
+        encoder_decoder_settings("tpu")

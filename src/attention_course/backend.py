@@ -102,6 +102,15 @@ class _TensorFlow:
         return tf.function(_InferenceCall(model), input_signature=[spec])
 
     @staticmethod
+    def compiled_call(model, specs):
+        import tensorflow as tf
+
+        handle = weakref.ref(model)
+        signature = [tf.TensorSpec(shape=(None,) * rank, dtype=dtype) for rank, dtype in specs]
+        return tf.function(lambda *xs: handle()(_model_inputs(xs), training=False),
+                           input_signature=signature)
+
+    @staticmethod
     def fit_input(dataset):
         import tensorflow as tf
 
@@ -180,6 +189,28 @@ class _Jax:
         return forward
 
     @staticmethod
+    def compiled_call(model, specs):
+        import jax
+        import jax.numpy as jnp
+
+        handle = weakref.ref(model)
+
+        def run(trainable, non_trainable, xs):
+            outputs, _ = handle().stateless_call(trainable, non_trainable, _model_inputs(xs),
+                                                 training=False)
+            return outputs
+
+        jitted = jax.jit(run)
+
+        def call(*xs):
+            xs = [jnp.asarray(x, dtype=dtype) for x, (_, dtype) in zip(xs, specs, strict=True)]
+            live = handle()
+            return jitted([v.value for v in live.trainable_variables],
+                          [v.value for v in live.non_trainable_variables], xs)
+
+        return call
+
+    @staticmethod
     def fit_input(dataset):
         return dataset
 
@@ -238,6 +269,21 @@ class _Torch:
         return forward
 
     @staticmethod
+    def compiled_call(model, specs):
+        import keras
+        import torch
+
+        handle = weakref.ref(model)
+
+        def call(*xs):
+            xs = [keras.ops.convert_to_tensor(x, dtype=dtype)
+                  for x, (_, dtype) in zip(xs, specs, strict=True)]
+            with torch.no_grad():
+                return handle()(_model_inputs(xs), training=False)
+
+        return call
+
+    @staticmethod
     def fit_input(dataset):
         return dataset
 
@@ -249,6 +295,12 @@ _IMPLEMENTATIONS = {"tensorflow": _TensorFlow, "jax": _Jax, "torch": _Torch}
 
 def _active():
     return _IMPLEMENTATIONS[name()]
+
+
+def _model_inputs(xs):
+    """A model's inputs as Keras expects them: one tensor alone, several as a list."""
+    xs = list(xs)
+    return xs[0] if len(xs) == 1 else xs
 
 
 def _check_scalar(value):
@@ -326,6 +378,27 @@ def compiled_forward(model, rank: int = 2, dtype: str = "int32") -> Callable:
     key = (name(), rank, dtype)
     if key not in per_model:
         per_model[key] = _active().compiled_forward(model, rank, dtype)
+    return per_model[key]
+
+
+def compiled_call(model, specs: Sequence[tuple[int, str]]) -> Callable:
+    """``model([x_1, ..., x_n], training=False)`` for a model with several inputs, compiled once.
+
+    ``specs`` gives each input's rank and dtype, e.g. ``[(2, "int32"), (2, "int32")]`` for an
+    encoder–decoder's source and decoder input; every dimension may vary from call to call.
+    The returned function takes the inputs as positional arguments and returns the model's
+    outputs as backend tensors. TensorFlow traces one ``tf.function`` for the signature (a
+    model called through ``predict_on_batch`` would be traced again for new shapes); JAX
+    compiles ``stateless_call`` per input shape; PyTorch runs eagerly without autograd. Cached
+    per model and ``specs``, without keeping the model alive.
+    """
+    specs = tuple((int(rank), str(dtype)) for rank, dtype in specs)
+    if not specs:
+        raise ValueError("specs must give the rank and dtype of at least one input")
+    per_model = _FORWARD.setdefault(model, {})
+    key = (name(), "call", specs)
+    if key not in per_model:
+        per_model[key] = _active().compiled_call(model, specs)
     return per_model[key]
 
 

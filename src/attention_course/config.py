@@ -178,8 +178,8 @@ ENCODER_DECODER: dict[str, EncoderDecoderSettings] = {
         other_scores=("additive", "general"), other_seeds=(),
         bucket_edges=(0, 20, 40, 60, 80), gradient_examples=64),
     "full": EncoderDecoderSettings(
-        train_size=60_000, test_size=6_000, max_dates=8, embedding_dim=64, units=64,
-        epochs=8, batch_size=64, learning_rate=3e-3, seeds=(0, 1, 2, 3, 4), score="dot",
+        train_size=40_000, test_size=5_000, max_dates=8, embedding_dim=64, units=64,
+        epochs=6, batch_size=128, learning_rate=3e-3, seeds=(0, 1, 2), score="dot",
         other_scores=("additive", "general"), other_seeds=(0, 1, 2),
         bucket_edges=(0, 20, 40, 60, 80, 100, 120, 140), gradient_examples=256),
 }

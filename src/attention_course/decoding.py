@@ -23,6 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from attention_course import backend
 from attention_course.batching import bucket_batches, row_widths
 from attention_course.models import SOURCE_EMBEDDING, seq2seq_decode, seq2seq_encode
 
@@ -66,8 +67,8 @@ def _encoder_and_step(model):
 
     ``encoder``: source ids (b, T_s) -> (states (b, T_s, d), summary (b, d)).
     ``step``: (states, source mask (b, T_s), previous token (b, 1), decoder state (b, d)) ->
-    (logits (b, V_t), new state (b, d)[, weights (b, T_s)]): one decoder step. Keras compiles
-    them the first time they run (``predict_on_batch``), so the loop below runs compiled steps.
+    (logits (b, V_t), new state (b, d)[, weights (b, T_s)]): one decoder step. They run
+    compiled (:func:`attention_course.backend.compiled_call`, traced once for any shape).
     """
     if model not in _PARTS:
         source = keras.Input(shape=(None,), dtype="int32")
@@ -115,22 +116,26 @@ def greedy_decode(model, source, max_length: int, start_id: int = 1, end_id: int
     ids = np.zeros((n, max_length), dtype=np.int32)
     weights_out = None
     encoder, step = _encoder_and_step(model)
+    encode = backend.compiled_call(encoder, [(2, "int32")])
+    has_weights = len(step.outputs) == 3
+    run_step = backend.compiled_call(step, [(3, "float32"), (2, "bool"), (2, "int32"),
+                                            (2, "float32")])
     for index, width in _batches(source, batch_size):
         batch = source[index, :width]
         mask = batch != 0
-        states, state = encoder.predict_on_batch(batch)
+        states, state = encode(batch)
         token = np.full((len(index), 1), start_id, dtype=np.int32)
         finished = np.zeros(len(index), dtype=bool)
         for t in range(max_length):
-            outputs = step.predict_on_batch([states, mask, token, state])
-            logits, state = outputs[0], outputs[1]
+            outputs = run_step(states, mask, token, state)
+            logits, state = ops.convert_to_numpy(outputs[0]), outputs[1]
             chosen = np.argmax(logits, axis=-1).astype(np.int32)
             chosen[finished] = 0
             ids[index, t] = chosen
-            if return_weights and len(outputs) == 3:
+            if return_weights and has_weights:
                 if weights_out is None:
                     weights_out = np.zeros((n, max_length, width_all), dtype=np.float32)
-                weights = np.array(outputs[2])
+                weights = np.array(ops.convert_to_numpy(outputs[2]))
                 weights[finished] = 0
                 weights_out[index, t, :width] = weights
             finished |= chosen == end_id
@@ -154,10 +159,11 @@ def teacher_forced_ids(model, source, target_in, batch_size: int = 512) -> np.nd
                          f"{target_in.shape}")
     out = np.zeros(target_in.shape, dtype=np.int32)
     target_widths = row_widths(target_in)
+    forward = backend.compiled_call(model, [(2, "int32"), (2, "int32")])
     for index, width in _batches(source, batch_size):
         columns = int(target_widths[index].max())
-        logits = model.predict_on_batch([source[index, :width], target_in[index, :columns]])
-        out[index, :columns] = np.argmax(logits, axis=-1)
+        logits = forward(source[index, :width], target_in[index, :columns])
+        out[index, :columns] = np.argmax(ops.convert_to_numpy(logits), axis=-1)
     return out
 
 

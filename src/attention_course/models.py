@@ -447,31 +447,49 @@ def build_seq2seq(
     embedding_dim: int = 32,
     units: int = 64,
     attention: str | None = None,
-    learning_rate: float = 3e-3,
+    learning_rate=3e-3,
     attention_units: int | None = None,
+    clipnorm: float | None = 1.0,
     name: str | None = None,
 ) -> keras.Model:
     """A compiled character-level encoder–decoder, with or without attention.
 
-    The two arms differ in one thing only, the context vector::
+    The two arms differ in one thing only, the attention of the decoder::
 
         source ids (batch, T_s) -> Embedding -> bidirectional GRU (units each way)
-            -> states (batch, T_s, 2 units) and summary (batch, 2 units)
-        target ids (batch, T_t) -> Embedding -> GRU (2 units), started from the summary
-            -> decoder states h_t (batch, T_t, 2 units)
-        attention=None:  h~_t = tanh(W_c h_t)                 (Cho et al.; Sutskever et al.)
-        attention=score: c_t = attend(h_t, states), h~_t = tanh(W_c [h_t; c_t])  (Luong et al.)
+            -> states h_j (batch, T_s, 2 units) and summary (batch, 2 units)
+        target ids (batch, T_t) -> Embedding -> RecurrentDecoder (a GRU of 2 units)
+            started from the summary, s_0 = [last forward state; last backward state]
+        attention=None:  s_i = GRU(y_{i-1}, s_{i-1});  h~_i = tanh(W_c s_i)
+                         (Cho et al. 2014; Sutskever et al. 2014)
+        attention=score: c_i = attend(s_{i-1}, h);  s_i = GRU([y_{i-1}; c_i], s_{i-1});
+                         h~_i = tanh(W_c [s_i; c_i])   (Bahdanau et al. 2015)
             -> Dense(V_t) -> logits (batch, T_t, V_t)
 
     ``attention`` is one of :data:`SEQ2SEQ_ATTENTION`: None, or the score of
     :class:`~attention_course.layers.CrossAttention` (``"additive"``, ``"dot"``,
-    ``"general"``). The query of step t is the decoder state h_t, as in Luong et al. (2015);
-    Bahdanau et al. (2015) query with the previous state and feed c_t into the recurrence.
+    ``"general"``; Bahdanau et al. 2015, Luong et al. 2015). The query of step i is the
+    previous decoder state s_{i-1}, as in Bahdanau et al.; Luong et al. query with s_i and
+    feed h~_{i-1} back instead ("input feeding").
+
+    Args:
+        source_vocabulary_size, target_vocabulary_size: ids per side, 0 = padding.
+        embedding_dim: size of the character vectors (both sides).
+        units: size of each encoder direction; the decoder state has ``2 * units``.
+        attention: None or a score name.
+        learning_rate: Adam's learning rate (a float or a Keras schedule).
+        attention_units: hidden size of the additive score (default ``2 * units``).
+        clipnorm: Adam's gradient-norm clipping (None: none); recurrent encoder–decoders
+            are usually trained with clipping (Sutskever et al. clip at 5).
+        name: the model's name.
 
     Inputs ``[source, target_in]``: int32 (batch, T_s) and (batch, T_t), padded with 0 at
     the end; ``target_in`` is ``<start>`` followed by the target. Output: logits (batch, T_t,
     V_t) for the target followed by ``<end>``. Compiled with Adam and sparse categorical
-    cross-entropy that ignores padding (id 0).
+    cross-entropy that ignores padding (id 0). Layers are named (:data:`SOURCE_EMBEDDING`,
+    :data:`ENCODER`, :data:`TARGET_EMBEDDING`, :data:`DECODER`, :data:`ATTENTIONAL`,
+    :data:`LOGITS`) so that :func:`seq2seq_encode`, :func:`seq2seq_decode` and
+    :mod:`attention_course.decoding` can run the parts.
     """
     from attention_course.layers import RecurrentDecoder
 
@@ -498,7 +516,7 @@ def build_seq2seq(
     model = keras.Model([source, target_in], logits,
                         name=name or f"seq2seq_{attention or 'no_attention'}")
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
     )
     return model
