@@ -102,6 +102,18 @@ def test_decoder_call_equals_its_steps():
                                atol=1e-6)
 
 
+def test_decoder_without_attention_reads_the_summary_at_every_step():
+    decoder = RecurrentDecoder(4)
+    targets = RNG.normal(size=(2, 5, 3)).astype("float32")
+    start = RNG.normal(size=(2, 4)).astype("float32")
+    states, contexts = _numpy(decoder(targets, KEYS, KEY_MASK, start))
+    assert states.shape == (2, 5, 4)
+    np.testing.assert_allclose(contexts, np.broadcast_to(start[:, None], (2, 5, 4)))
+    summary = RNG.normal(size=(2, 4)).astype("float32")
+    _, contexts = _numpy(decoder(targets, KEYS, KEY_MASK, start, summary))
+    np.testing.assert_allclose(contexts[:, 3], summary)
+
+
 SV, TV = dates.SOURCE_VOCABULARY, dates.TARGET_VOCABULARY
 
 
@@ -112,11 +124,22 @@ def data():
             TV.encode(examples.targets, end=True))
 
 
-@pytest.fixture(scope="module", params=[None, "additive", "dot", "general"])
-def model(request):
+def _small(attention):
     keras.utils.set_random_seed(0)
     return models.build_seq2seq(SV.size, TV.size, embedding_dim=8, units=6,
-                                attention=request.param)
+                                attention=attention)
+
+
+@pytest.fixture(scope="module", params=[None, "additive", "dot", "general"])
+def model(request):
+    """Every arm: for the checks that each score must pass."""
+    return _small(request.param)
+
+
+@pytest.fixture(scope="module", params=[None, "additive"])
+def arm(request):
+    """Without attention and with the most involved score: for the slower checks."""
+    return _small(request.param)
 
 
 def test_builder_outputs_logits_and_arms_differ_only_in_attention(model, data):
@@ -126,27 +149,28 @@ def test_builder_outputs_logits_and_arms_differ_only_in_attention(model, data):
     plain = models.build_seq2seq(SV.size, TV.size, embedding_dim=8, units=6)
     names = {layer.name for layer in model.layers} - {layer.name for layer in plain.layers}
     assert names <= {"source", "target_in"}
-    if model.get_layer(models.DECODER).attention is None:
+    score = model.get_layer(models.DECODER).score
+    if score in (None, "dot"):  # the dot score has no weights of its own
         assert model.count_params() == plain.count_params()
     else:
         assert model.count_params() > plain.count_params()
 
 
-def test_padding_does_not_change_the_logits(model, data):
+def test_padding_does_not_change_the_logits(arm, data):
     _, source, target_in, _ = data
     wide = np.pad(source[:2], ((0, 0), (0, 7)))
-    a = keras.ops.convert_to_numpy(model([source[:2], target_in[:2]]))
-    b = keras.ops.convert_to_numpy(model([wide, target_in[:2]]))
+    a = keras.ops.convert_to_numpy(arm([source[:2], target_in[:2]]))
+    b = keras.ops.convert_to_numpy(arm([wide, target_in[:2]]))
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
-def test_model_saves_and_loads(model, data, tmp_path):
+def test_model_saves_and_loads(arm, data, tmp_path):
     _, source, target_in, _ = data
     path = tmp_path / "seq2seq.keras"
-    model.save(path)
+    arm.save(path)
     loaded = keras.models.load_model(path)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(model([source, target_in])),
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(arm([source, target_in])),
                                keras.ops.convert_to_numpy(loaded([source, target_in])),
                                atol=1e-5)
 
@@ -211,15 +235,15 @@ def test_alignment_of_cuts_the_matrix_to_real_tokens(data):
         decoding.alignment_of(decoding.Decoded(decoded.ids, None), 0, "x", TV)
 
 
-def test_gradient_norms_reach_every_real_position_and_not_padding(model, data):
+def test_gradient_norms_reach_every_real_position_and_not_padding(arm, data):
     _, source, target_in, target_out = data
-    norms = rnn.seq2seq_gradient_norms(model, source[:4], target_in[:4], target_out[:4])
+    norms = rnn.seq2seq_gradient_norms(arm, source[:4], target_in[:4], target_out[:4])
     assert norms.shape == (4, source.shape[1])
     real = source[:4] != 0
     assert np.all(norms[~real] == 0)
     assert np.all(norms[real] > 0)
     with pytest.raises(ValueError, match="same batch"):
-        rnn.seq2seq_gradient_norms(model, source[:4], target_in[:3], target_out[:4])
+        rnn.seq2seq_gradient_norms(arm, source[:4], target_in[:3], target_out[:4])
 
 
 def test_pair_buckets_cut_each_matrix_and_cover_every_example(data):

@@ -66,7 +66,8 @@ def _encoder_and_step(model):
     """Two functional models sharing ``model``'s layers, built once per model.
 
     ``encoder``: source ids (b, T_s) -> (states (b, T_s, d), summary (b, d)).
-    ``step``: (states, source mask (b, T_s), previous token (b, 1), decoder state (b, d)) ->
+    ``step``: (states, source mask (b, T_s), previous token (b, 1), decoder state (b, d),
+    summary (b, d)) ->
     (logits (b, V_t), new state (b, d)[, weights (b, T_s)]): one decoder step. They run
     compiled (:func:`attention_course.backend.compiled_call`, traced once for any shape).
     """
@@ -79,6 +80,7 @@ def _encoder_and_step(model):
         inputs = [keras.Input(shape=(None, states.shape[-1])),
                   keras.Input(shape=(None,), dtype="bool"),
                   keras.Input(shape=(1,), dtype="int32"),
+                  keras.Input(shape=(d,)),
                   keras.Input(shape=(d,))]
         logits, decoder_states, weights = seq2seq_decode(model, *inputs)
         outputs = [logits[:, -1], decoder_states[:, -1]]
@@ -119,15 +121,16 @@ def greedy_decode(model, source, max_length: int, start_id: int = 1, end_id: int
     encode = backend.compiled_call(encoder, [(2, "int32")])
     has_weights = len(step.outputs) == 3
     run_step = backend.compiled_call(step, [(3, "float32"), (2, "bool"), (2, "int32"),
-                                            (2, "float32")])
+                                            (2, "float32"), (2, "float32")])
     for index, width in _batches(source, batch_size):
         batch = source[index, :width]
         mask = batch != 0
-        states, state = encode(batch)
+        states, summary = encode(batch)
+        state = summary
         token = np.full((len(index), 1), start_id, dtype=np.int32)
         finished = np.zeros(len(index), dtype=bool)
         for t in range(max_length):
-            outputs = run_step(states, mask, token, state)
+            outputs = run_step(states, mask, token, state, summary)
             logits, state = ops.convert_to_numpy(outputs[0]), outputs[1]
             chosen = np.argmax(logits, axis=-1).astype(np.int32)
             chosen[finished] = 0

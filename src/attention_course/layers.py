@@ -251,16 +251,19 @@ class CrossAttention(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="attention_course")
 class RecurrentDecoder(keras.layers.Layer):
-    """A GRU decoder that may attend over the encoder's states at every step.
+    """A GRU decoder that reads a context vector at every step, fixed or chosen by attention.
 
-    Step i reads the previous output token's vector ``y_{i-1}`` and its previous state
-    ``s_{i-1}``. With ``score=None`` (Cho et al. 2014; Sutskever et al. 2014)::
+    Step i reads the previous output token's vector ``y_{i-1}``, its previous state ``s_{i-1}``
+    and a context ``c_i``, the decoder's view of the input. With ``score=None`` the context is
+    the same at every step, the encoder's summary ``c`` (Cho et al. 2014's RNN
+    Encoder–Decoder, Bahdanau et al. 2015's "RNNencdec")::
 
-        s_i = GRU(y_{i-1}, s_{i-1})
+        c_i = c
+        s_i = GRU([y_{i-1}; c_i], s_{i-1})
 
-    and everything the decoder knows about the input is in its initial state. With a score
-    (Bahdanau et al. 2015), the previous state is the **query** of a :class:`CrossAttention`
-    over the encoder states (the **keys** and **values**), and the context goes into the step::
+    With a score (Bahdanau et al. 2015's "RNNsearch"), the previous state is the **query** of a
+    :class:`CrossAttention` over the encoder states (the **keys** and **values**), so each step
+    chooses its own context::
 
         c_i, a_i = attend(s_{i-1}, encoder states)      # a_i: weights over the input
         s_i = GRU([y_{i-1}; c_i], s_{i-1})
@@ -278,12 +281,13 @@ class RecurrentDecoder(keras.layers.Layer):
         states: float (batch, T_s, d), the encoder's states.
         key_mask: bool (batch, T_s), True on real input positions.
         initial_state: float (batch, units), s_0.
+        summary: float (batch, d), the fixed context of a decoder without attention
+            (default: ``initial_state``); ignored with attention.
 
     Returns:
-        decoder_states (batch, T_t, units) without attention; with attention
-        ``(decoder_states, contexts, weights)``, contexts (batch, T_t, d) and weights
-        (batch, T_t, T_s). Steps after the target's end run on padding vectors; a loss that
-        ignores padding ignores them.
+        ``(decoder_states, contexts)``, (batch, T_t, units) and (batch, T_t, d); with attention
+        also the weights (batch, T_t, T_s). Steps after the target's end run on padding
+        vectors; a loss that ignores padding ignores them.
     """
 
     def __init__(self, units: int, score: str | None = None,
@@ -303,49 +307,48 @@ class RecurrentDecoder(keras.layers.Layer):
             self.attention = CrossAttention(score, units=attention_units, name="attention")
 
     def build(self, target_vectors_shape, states_shape, key_mask_shape=None,
-              initial_state_shape=None):
+              initial_state_shape=None, summary_shape=None):
         target_vectors_shape, states_shape = tuple(target_vectors_shape), tuple(states_shape)
         if len(target_vectors_shape) != 3 or len(states_shape) != 3:
             raise ValueError(
                 f"RecurrentDecoder expects target_vectors (batch, T_t, e) and states (batch, "
                 f"T_s, d), got shapes {target_vectors_shape} and {states_shape}")
-        step_input = target_vectors_shape[-1]
         if self.attention is not None:
             self.attention.build((None, 1, self.units), states_shape)
-            step_input += states_shape[-1]
-        self.cell.build((None, step_input))
+        self.cell.build((None, target_vectors_shape[-1] + states_shape[-1]))
 
-    def step(self, target_vector, state, states, key_mask):
+    def step(self, target_vector, state, states, key_mask, summary=None):
         """One decoder step: ``target_vector`` (batch, e), ``state`` s_{i-1} (batch, units).
 
-        Returns ``(new_state, context, weights)``: s_i (batch, units), c_i (batch, d) and
-        a_i (batch, T_s), the last two None without attention.
+        ``summary`` (batch, d) is the context of a decoder without attention. Returns
+        ``(new_state, context, weights)``: s_i (batch, units), c_i (batch, d) and a_i
+        (batch, T_s) (None without attention).
         """
-        context = weights = None
-        step_input = target_vector
-        if self.attention is not None:
+        if self.attention is None:
+            context, weights = summary, None
+        else:
             context, weights = self.attention(ops.expand_dims(state, 1), states,
                                               key_mask=key_mask)
             context, weights = context[:, 0], weights[:, 0]
-            step_input = ops.concatenate([target_vector, context], axis=-1)
+        step_input = ops.concatenate([target_vector, context], axis=-1)
         new_state, _ = self.cell(step_input, [state])
         return new_state, context, weights
 
-    def call(self, target_vectors, states, key_mask, initial_state):
+    def call(self, target_vectors, states, key_mask, initial_state, summary=None):
+        summary = initial_state if summary is None else summary
         batch = ops.shape(states)[0]
-        init = [initial_state]
+        init = [initial_state, ops.zeros((batch, ops.shape(states)[2]), dtype=states.dtype)]
         if self.attention is not None:  # the scan's outputs mirror its carry
-            init += [ops.zeros((batch, ops.shape(states)[2]), dtype=states.dtype),
-                     ops.zeros((batch, ops.shape(states)[1]), dtype=states.dtype)]
+            init.append(ops.zeros((batch, ops.shape(states)[1]), dtype=states.dtype))
 
         def one_step(carry, target_vector):
-            new_state, context, weights = self.step(target_vector, carry[0], states, key_mask)
-            out = [new_state] if context is None else [new_state, context, weights]
+            new_state, context, weights = self.step(target_vector, carry[0], states,
+                                                    key_mask, summary)
+            out = [new_state, context] + ([] if weights is None else [weights])
             return out, out
 
         _, outputs = ops.scan(one_step, init, ops.transpose(target_vectors, (1, 0, 2)))
-        outputs = [ops.transpose(o, (1, 0, 2)) for o in outputs]  # batch-major again
-        return outputs[0] if self.attention is None else tuple(outputs)
+        return tuple(ops.transpose(o, (1, 0, 2)) for o in outputs)  # batch-major again
 
     def get_config(self):
         config = super().get_config()

@@ -400,25 +400,27 @@ def seq2seq_encode(model, source_vectors, source_mask):
     return states, ops.concatenate([forward_last, backward_last], axis=-1)
 
 
-def seq2seq_decode(model, states, source_mask, target_ids, initial_state):
+def seq2seq_decode(model, states, source_mask, target_ids, initial_state, summary=None):
     """The decoder of a :func:`build_seq2seq` model, run over ``target_ids``.
 
     ``states`` (batch, T_s, d) and ``source_mask`` (batch, T_s) from :func:`seq2seq_encode`;
     ``target_ids`` (batch, T_t) int, the decoder's inputs; ``initial_state`` (batch, d), the
-    decoder state before the first of them. With T_t > 1 this is teacher forcing; with T_t =
-    1 it is one step of a decoding loop (:mod:`attention_course.decoding`).
+    decoder state before the first of them; ``summary`` (batch, d), the encoder's summary, the
+    fixed context of a decoder without attention (default: ``initial_state``, which it is
+    at the start of a target). With T_t > 1 this is teacher forcing; with T_t = 1 it is one
+    step of a decoding loop (:mod:`attention_course.decoding`).
 
     Returns ``(logits, decoder_states, weights)``: logits (batch, T_t, V_t), decoder states
     (batch, T_t, d) (the last one starts the next step), attention weights (batch, T_t, T_s),
     or None for a model without attention.
     """
     target_vectors = model.get_layer(TARGET_EMBEDDING)(target_ids)
-    decoded = model.get_layer(DECODER)(target_vectors, states, source_mask, initial_state)
-    if isinstance(decoded, (tuple, list)):  # the output sees the state and the context
-        decoder_states, contexts, weights = decoded
-        features = ops.concatenate([decoder_states, contexts], axis=-1)
-    else:
-        decoder_states, weights, features = decoded, None, decoded
+    decoded = model.get_layer(DECODER)(target_vectors, states, source_mask, initial_state,
+                                       summary)
+    decoder_states, contexts = decoded[0], decoded[1]
+    weights = decoded[2] if len(decoded) == 3 else None
+    # The output sees the state and the context: h~_i = tanh(W_c [s_i; c_i]).
+    features = ops.concatenate([decoder_states, contexts], axis=-1)
     logits = model.get_layer(LOGITS)(model.get_layer(ATTENTIONAL)(features))
     return logits, decoder_states, weights
 
@@ -454,23 +456,23 @@ def build_seq2seq(
 ) -> keras.Model:
     """A compiled character-level encoder–decoder, with or without attention.
 
-    The two arms differ in one thing only, the attention of the decoder::
+    The two arms differ in one thing only, the context c_i each decoder step reads::
 
         source ids (batch, T_s) -> Embedding -> bidirectional GRU (units each way)
             -> states h_j (batch, T_s, 2 units) and summary (batch, 2 units)
         target ids (batch, T_t) -> Embedding -> RecurrentDecoder (a GRU of 2 units)
             started from the summary, s_0 = [last forward state; last backward state]
-        attention=None:  s_i = GRU(y_{i-1}, s_{i-1});  h~_i = tanh(W_c s_i)
-                         (Cho et al. 2014; Sutskever et al. 2014)
-        attention=score: c_i = attend(s_{i-1}, h);  s_i = GRU([y_{i-1}; c_i], s_{i-1});
-                         h~_i = tanh(W_c [s_i; c_i])   (Bahdanau et al. 2015)
+        attention=None:  c_i = s_0, the summary, at every step    (Cho et al. 2014)
+        attention=score: c_i = attend(s_{i-1}, h)               (Bahdanau et al. 2015)
+        then s_i = GRU([y_{i-1}; c_i], s_{i-1});  h~_i = tanh(W_c [s_i; c_i])
             -> Dense(V_t) -> logits (batch, T_t, V_t)
 
     ``attention`` is one of :data:`SEQ2SEQ_ATTENTION`: None, or the score of
     :class:`~attention_course.layers.CrossAttention` (``"additive"``, ``"dot"``,
     ``"general"``; Bahdanau et al. 2015, Luong et al. 2015). The query of step i is the
     previous decoder state s_{i-1}, as in Bahdanau et al.; Luong et al. query with s_i and
-    feed h~_{i-1} back instead ("input feeding").
+    feed h~_{i-1} back instead ("input feeding"). Sutskever et al. (2014) pass the input to the
+    decoder through s_0 alone; Cho et al. also give the summary to every step, as here.
 
     Args:
         source_vocabulary_size, target_vocabulary_size: ids per side, 0 = padding.
