@@ -119,7 +119,8 @@ def test_compiled_call_runs_a_model_with_several_inputs_at_any_shape():
         np.testing.assert_allclose(keras.ops.convert_to_numpy(call(x, z)),
                                    keras.ops.convert_to_numpy(model([x, z])),
                                    rtol=1e-5, atol=1e-6)
-    single = backend.compiled_call(_classifier(), [(2, "int32")])
+    classifier = _classifier()  # compiled functions do not keep their model alive
+    single = backend.compiled_call(classifier, [(2, "int32")])
     assert keras.ops.convert_to_numpy(single(np.ones((2, 5), "int32"))).shape == (2, 1)
     with pytest.raises(ValueError, match="at least one input"):
         backend.compiled_call(model, [])

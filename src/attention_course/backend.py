@@ -61,6 +61,20 @@ class _InferenceCall:
         return self._model()(x, training=False)
 
 
+class _InferenceCallMany:
+    """``model([x_1, ..., x_n], training=False)`` through a weak reference (several inputs)."""
+
+    def __init__(self, model):
+        self._model = weakref.ref(model)
+
+    def __call__(self, *xs):
+        model = self._model()
+        if model is None:
+            raise RuntimeError("the model of this compiled function has been deleted; keep "
+                               "a reference to the model while you use the function")
+        return model(_model_inputs(xs), training=False)
+
+
 class _TensorFlow:
     label = "TensorFlow"
 
@@ -105,10 +119,9 @@ class _TensorFlow:
     def compiled_call(model, specs):
         import tensorflow as tf
 
-        handle = weakref.ref(model)
         signature = [tf.TensorSpec(shape=(None,) * rank, dtype=dtype) for rank, dtype in specs]
-        return tf.function(lambda *xs: handle()(_model_inputs(xs), training=False),
-                           input_signature=signature)
+        # A callable object per model, not a lambda (see compiled_forward).
+        return tf.function(_InferenceCallMany(model), input_signature=signature)
 
     @staticmethod
     def fit_input(dataset):
