@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from attention_course import batching, dates, decoding, models, rnn
-from attention_course.layers import CrossAttention, RecurrentDecoder
+from attention_course.layers import CrossAttention
 
 RNG = np.random.default_rng(6)
 QUERY = RNG.normal(size=(2, 3, 4)).astype("float32")  # (batch, T_q, d)
@@ -66,8 +66,9 @@ def test_cross_attention_values_and_fully_masked_rows():
     (lambda: CrossAttention("cosine"), "score must be one of"),
     (lambda: CrossAttention("dot", units=3), "only applies to the additive"),
     (lambda: CrossAttention("additive", units=0), "positive integer"),
-    (lambda: RecurrentDecoder(0), "positive integer"),
-    (lambda: RecurrentDecoder(4, score="cosine"), "score must be None"),
+    (lambda: models.build_seq2seq(30, 10, attention="dot", attention_units=4),
+     "only applies to the additive"),
+    (lambda: models.build_seq2seq(30, 10, units=0), "units"),
 ])
 def test_bad_configurations_raise(make, message):
     with pytest.raises(ValueError, match=message):
@@ -81,37 +82,6 @@ def test_bad_shapes_raise_clear_errors():
         CrossAttention("dot")(QUERY, KEYS, key_mask=KEY_MASK[:, :4])
     with pytest.raises(ValueError, match="batch, time, features"):
         CrossAttention("general")(QUERY[0], KEYS)
-
-
-def test_decoder_call_equals_its_steps():
-    decoder = RecurrentDecoder(4, score="additive")
-    targets = RNG.normal(size=(2, 6, 3)).astype("float32")
-    start = RNG.normal(size=(2, 4)).astype("float32")
-    states, contexts, weights = _numpy(decoder(targets, KEYS, KEY_MASK, start))
-    assert states.shape == (2, 6, 4) and contexts.shape == (2, 6, 4)
-    assert weights.shape == (2, 6, 5)
-    state = start
-    for t in range(6):
-        state, context, weight = decoder.step(targets[:, t], state, KEYS, KEY_MASK)
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(state), states[:, t], atol=1e-5)
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(weight), weights[:, t],
-                                   atol=1e-6)
-    # The query of step 1 is the initial state: its weights come from attend(s_0, keys).
-    first, _ = CrossAttention.call(decoder.attention, start[:, None], KEYS, key_mask=KEY_MASK)
-    np.testing.assert_allclose(contexts[:, 0], keras.ops.convert_to_numpy(first)[:, 0],
-                               atol=1e-6)
-
-
-def test_decoder_without_attention_reads_the_summary_at_every_step():
-    decoder = RecurrentDecoder(4)
-    targets = RNG.normal(size=(2, 5, 3)).astype("float32")
-    start = RNG.normal(size=(2, 4)).astype("float32")
-    states, contexts = _numpy(decoder(targets, KEYS, KEY_MASK, start))
-    assert states.shape == (2, 5, 4)
-    np.testing.assert_allclose(contexts, np.broadcast_to(start[:, None], (2, 5, 4)))
-    summary = RNG.normal(size=(2, 4)).astype("float32")
-    _, contexts = _numpy(decoder(targets, KEYS, KEY_MASK, start, summary))
-    np.testing.assert_allclose(contexts[:, 3], summary)
 
 
 SV, TV = dates.SOURCE_VOCABULARY, dates.TARGET_VOCABULARY
@@ -147,13 +117,87 @@ def test_builder_outputs_logits_and_arms_differ_only_in_attention(model, data):
     logits = keras.ops.convert_to_numpy(model([source[:3], target_in[:3]]))
     assert logits.shape == (3, target_in.shape[1], TV.size)
     plain = models.build_seq2seq(SV.size, TV.size, embedding_dim=8, units=6)
-    names = {layer.name for layer in model.layers} - {layer.name for layer in plain.layers}
-    assert names <= {"source", "target_in"}
-    score = model.get_layer(models.DECODER).score
-    if score in (None, "dot"):  # the dot score has no weights of its own
+    ours = {layer.name for layer in model.layers}
+    theirs = {layer.name for layer in plain.layers}
+    attention = models.seq2seq_attention(model)
+    assert models.seq2seq_attention(plain) is None
+    if attention is None:
+        assert ours == theirs
+    else:
+        assert ours - theirs == {models.CROSS_ATTENTION} and theirs <= ours
+    if attention is None or attention.score == "dot":  # the dot score has no weights
         assert model.count_params() == plain.count_params()
     else:
         assert model.count_params() > plain.count_params()
+
+
+def test_decoder_steps_one_at_a_time_equal_teacher_forcing(model, data):
+    _, source, target_in, _ = data
+    source, target_in = source[:3], target_in[:3]
+    mask = source != 0
+    vectors = model.get_layer(models.SOURCE_EMBEDDING)(source)
+    states, summary = models.seq2seq_encode(model, vectors, mask)
+    logits, decoder_states, weights = models.seq2seq_decode(model, states, mask, target_in,
+                                                            summary)
+    state = summary
+    for t in range(target_in.shape[1]):
+        step_logits, step_states, step_weights = models.seq2seq_decode(
+            model, states, mask, target_in[:, t:t + 1], state, summary)
+        state = step_states[:, -1]
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(step_logits)[:, 0],
+                                   keras.ops.convert_to_numpy(logits)[:, t], atol=1e-5)
+        if weights is not None:
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(step_weights)[:, 0],
+                                       keras.ops.convert_to_numpy(weights)[:, t], atol=1e-5)
+    if weights is None:
+        return
+    # The query of step i is the decoder state s_i: attend(s_i, encoder states).
+    expected, _ = models.seq2seq_attention(model)(decoder_states, states, key_mask=mask)
+    context = keras.ops.convert_to_numpy(expected)
+    w = keras.ops.convert_to_numpy(weights)
+    np.testing.assert_allclose(np.einsum("bij,bjd->bid", w,
+                                         keras.ops.convert_to_numpy(states)),
+                               context, atol=1e-5)
+    assert np.all(w[~np.broadcast_to(mask[:, None, :], w.shape)] == 0)
+
+
+def test_model_without_attention_reads_the_summary_at_every_step(data):
+    _, source, target_in, _ = data
+    plain = _small(None)
+    mask = source[:2] != 0
+    vectors = plain.get_layer(models.SOURCE_EMBEDDING)(source[:2])
+    states, summary = models.seq2seq_encode(plain, vectors, mask)
+    other = keras.ops.convert_to_numpy(summary)[::-1].copy()  # another input's summary
+    a = keras.ops.convert_to_numpy(models.seq2seq_decode(plain, states, mask, target_in[:2],
+                                                         summary)[0])
+    b = keras.ops.convert_to_numpy(models.seq2seq_decode(plain, states * 0, mask,
+                                                         target_in[:2], summary)[0])
+    c = keras.ops.convert_to_numpy(models.seq2seq_decode(plain, states, mask, target_in[:2],
+                                                         summary, other)[0])
+    np.testing.assert_allclose(a, b, atol=1e-6)  # the states do not matter, only c
+    assert np.abs(a - c).max() > 1e-4
+
+
+def test_reset_gives_the_weights_of_a_seed_and_forgets_the_optimizer(data):
+    _, source, target_in, target_out = data
+    model = _small("general")
+    model.train_on_batch([source, target_in], target_out)
+    models.reset_seq2seq(model, seed=4)
+    first = [w.copy() for w in model.get_weights()]
+    optimizer = model.optimizer
+    assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 0
+    assert all(not np.any(keras.ops.convert_to_numpy(v)) for v in optimizer.variables
+               if v.name != "learning_rate")
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) > 0
+    before = model.train_function
+    model.train_on_batch([source, target_in], target_out)
+    assert model.train_function is before  # the traced step is kept
+    models.reset_seq2seq(model, seed=4)
+    for a, b in zip(first, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    models.reset_seq2seq(model, seed=5)
+    assert any(not np.array_equal(a, b)
+               for a, b in zip(first, model.get_weights(), strict=True))
 
 
 def test_padding_does_not_change_the_logits(arm, data):
@@ -187,7 +231,7 @@ def test_greedy_decoding_is_teacher_forcing_on_its_own_outputs(model, data):
         decoded.ids == TV.id("<end>")) == 0  # steps up to and including <end>
     assert np.all((again == decoded.ids)[produced])
     assert np.all(decoded.ids[~produced] == 0)
-    if model.get_layer(models.DECODER).attention is None:
+    if models.seq2seq_attention(model) is None:
         assert decoded.weights is None
     else:
         w = decoded.weights

@@ -97,8 +97,8 @@ def greedy_decode(model, source, max_length: int, start_id: int = 1, end_id: int
     For each batch of inputs (similar lengths together): encode once; set the decoder's state
     to the encoder's summary and its input to ``<start>``; then, ``max_length`` times at most,
     run one decoder step, take the most probable token (the argmax of the logits), feed it
-    back as the next input; a row is finished after ``<end>`` (later tokens are 0, padding,
-    which leaves its state unchanged). The loop stops early once every row is finished.
+    back as the next input; a row is finished after ``<end>`` (its later tokens and weights are
+    set to 0). The loop stops early once every row is finished.
 
     Args:
         model: a :func:`~attention_course.models.build_seq2seq` model.

@@ -367,6 +367,7 @@ SOURCE_EMBEDDING = "source_embedding"
 ENCODER = "encoder"
 TARGET_EMBEDDING = "target_embedding"
 DECODER = "decoder"
+CROSS_ATTENTION = "attention"
 ATTENTIONAL = "attentional"
 LOGITS = "logits"
 
@@ -384,6 +385,15 @@ class _Layers:
         if name not in self._layers:
             raise ValueError(f"no layer named {name!r}")
         return self._layers[name]
+
+
+def seq2seq_attention(model):
+    """The :class:`~attention_course.layers.CrossAttention` layer of a :func:`build_seq2seq`
+    model, or None for the model without attention."""
+    try:
+        return model.get_layer(CROSS_ATTENTION)
+    except ValueError:
+        return None
 
 
 def seq2seq_encode(model, source_vectors, source_mask):
@@ -404,21 +414,36 @@ def seq2seq_decode(model, states, source_mask, target_ids, initial_state, summar
     """The decoder of a :func:`build_seq2seq` model, run over ``target_ids``.
 
     ``states`` (batch, T_s, d) and ``source_mask`` (batch, T_s) from :func:`seq2seq_encode`;
-    ``target_ids`` (batch, T_t) int, the decoder's inputs; ``initial_state`` (batch, d), the
-    decoder state before the first of them; ``summary`` (batch, d), the encoder's summary, the
-    fixed context of a decoder without attention (default: ``initial_state``, which it is
-    at the start of a target). With T_t > 1 this is teacher forcing; with T_t = 1 it is one
-    step of a decoding loop (:mod:`attention_course.decoding`).
+    ``target_ids`` (batch, T_t) int, the decoder's inputs y_{i-1}; ``initial_state`` (batch,
+    d), the decoder state before the first of them; ``summary`` (batch, d), the encoder's
+    summary c (default: ``initial_state``, which it is at the start of a target). With
+    T_t > 1 this is teacher forcing; with T_t = 1 it is one step of a decoding loop
+    (:mod:`attention_course.decoding`). Step i computes::
+
+        s_i = GRU([y_{i-1}; c], s_{i-1})                  the decoder state: the query
+        c_i = c                                           without attention
+        c_i, a_i = attend(s_i, states)                    with attention (keys = values)
+        logits_i = W_o tanh(W_c [s_i; c_i])
+
+    The GRU runs over all steps first; the attention of all steps is then one batched
+    computation (possible because, as in Luong et al. 2015 without "input feeding", c_i is
+    not fed back into the GRU).
 
     Returns ``(logits, decoder_states, weights)``: logits (batch, T_t, V_t), decoder states
     (batch, T_t, d) (the last one starts the next step), attention weights (batch, T_t, T_s),
     or None for a model without attention.
     """
+    summary = initial_state if summary is None else summary
     target_vectors = model.get_layer(TARGET_EMBEDDING)(target_ids)
-    decoded = model.get_layer(DECODER)(target_vectors, states, source_mask, initial_state,
-                                       summary)
-    decoder_states, contexts = decoded[0], decoded[1]
-    weights = decoded[2] if len(decoded) == 3 else None
+    # c at every step, (batch, T_t, d): the summary broadcast over the target's steps.
+    fixed = ops.expand_dims(summary, 1) + ops.zeros_like(target_vectors[:, :, :1])
+    decoder_states, _ = model.get_layer(DECODER)(
+        ops.concatenate([target_vectors, fixed], axis=-1), initial_state=initial_state)
+    attention = seq2seq_attention(model)
+    if attention is None:
+        contexts, weights = fixed, None
+    else:
+        contexts, weights = attention(decoder_states, states, key_mask=source_mask)
     # The output sees the state and the context: h~_i = tanh(W_c [s_i; c_i]).
     features = ops.concatenate([decoder_states, contexts], axis=-1)
     logits = model.get_layer(LOGITS)(model.get_layer(ATTENTIONAL)(features))
@@ -456,23 +481,26 @@ def build_seq2seq(
 ) -> keras.Model:
     """A compiled character-level encoder–decoder, with or without attention.
 
-    The two arms differ in one thing only, the context c_i each decoder step reads::
+    The two arms differ in one thing only, the context c_i that the output layer reads::
 
         source ids (batch, T_s) -> Embedding -> bidirectional GRU (units each way)
-            -> states h_j (batch, T_s, 2 units) and summary (batch, 2 units)
-        target ids (batch, T_t) -> Embedding -> RecurrentDecoder (a GRU of 2 units)
-            started from the summary, s_0 = [last forward state; last backward state]
-        attention=None:  c_i = s_0, the summary, at every step    (Cho et al. 2014)
-        attention=score: c_i = attend(s_{i-1}, h)               (Bahdanau et al. 2015)
-        then s_i = GRU([y_{i-1}; c_i], s_{i-1});  h~_i = tanh(W_c [s_i; c_i])
-            -> Dense(V_t) -> logits (batch, T_t, V_t)
+            -> states h_j (batch, T_s, 2 units) and summary c (batch, 2 units)
+        target ids (batch, T_t) -> Embedding -> y_{i-1}
+        s_0 = c;  s_i = GRU([y_{i-1}; c], s_{i-1})      (a GRU of 2 units)
+        attention=None:  c_i = c, the summary, at every step        (Cho et al. 2014)
+        attention=score: c_i = attend(s_i, h), query s_i, keys and values h
+                                                     (Luong et al. 2015, global attention)
+        h~_i = tanh(W_c [s_i; c_i]) -> Dense(V_t) -> logits (batch, T_t, V_t)
 
     ``attention`` is one of :data:`SEQ2SEQ_ATTENTION`: None, or the score of
-    :class:`~attention_course.layers.CrossAttention` (``"additive"``, ``"dot"``,
-    ``"general"``; Bahdanau et al. 2015, Luong et al. 2015). The query of step i is the
-    previous decoder state s_{i-1}, as in Bahdanau et al.; Luong et al. query with s_i and
-    feed h~_{i-1} back instead ("input feeding"). Sutskever et al. (2014) pass the input to the
-    decoder through s_0 alone; Cho et al. also give the summary to every step, as here.
+    :class:`~attention_course.layers.CrossAttention`: ``"dot"`` and ``"general"`` (Luong et
+    al. 2015) or ``"additive"`` (Bahdanau et al. 2015; Luong et al. call it "concat"). The
+    query is the current decoder state s_i and the context is not fed back into the GRU, as
+    in Luong et al.'s global attention without input feeding; Bahdanau et al. query with
+    s_{i-1} and feed c_i into the GRU, which forces the attention into the recurrent loop
+    (several times slower to train on a CPU, measured while designing chapter 6). Sutskever
+    et al. (2014) pass the input to the decoder through s_0 alone; Cho et al. also give the
+    summary to every step, as both arms here do.
 
     Args:
         source_vocabulary_size, target_vocabulary_size: ids per side, 0 = padding.
@@ -489,11 +517,12 @@ def build_seq2seq(
     the end; ``target_in`` is ``<start>`` followed by the target. Output: logits (batch, T_t,
     V_t) for the target followed by ``<end>``. Compiled with Adam and sparse categorical
     cross-entropy that ignores padding (id 0). Layers are named (:data:`SOURCE_EMBEDDING`,
-    :data:`ENCODER`, :data:`TARGET_EMBEDDING`, :data:`DECODER`, :data:`ATTENTIONAL`,
-    :data:`LOGITS`) so that :func:`seq2seq_encode`, :func:`seq2seq_decode` and
-    :mod:`attention_course.decoding` can run the parts.
+    :data:`ENCODER`, :data:`TARGET_EMBEDDING`, :data:`DECODER`, :data:`CROSS_ATTENTION`,
+    :data:`ATTENTIONAL`, :data:`LOGITS`) so that :func:`seq2seq_encode`,
+    :func:`seq2seq_decode` and :mod:`attention_course.decoding` can run the parts. Raises
+    ``ValueError`` for an unknown ``attention`` or a size below 1.
     """
-    from attention_course.layers import RecurrentDecoder
+    from attention_course.layers import CrossAttention
 
     if attention not in SEQ2SEQ_ATTENTION:
         raise ValueError(f"attention must be one of {SEQ2SEQ_ATTENTION}, got {attention!r}")
@@ -505,11 +534,12 @@ def build_seq2seq(
         keras.layers.Bidirectional(
             keras.layers.GRU(units, return_sequences=True, return_state=True), name=ENCODER),
         keras.layers.Embedding(target_vocabulary_size, embedding_dim, name=TARGET_EMBEDDING),
-        RecurrentDecoder(2 * units, score=attention, attention_units=attention_units,
-                         name=DECODER),
+        keras.layers.GRU(2 * units, return_sequences=True, return_state=True, name=DECODER),
         keras.layers.Dense(2 * units, activation="tanh", name=ATTENTIONAL),
         keras.layers.Dense(target_vocabulary_size, name=LOGITS),
     ]
+    if attention is not None:
+        parts.append(CrossAttention(attention, units=attention_units, name=CROSS_ATTENTION))
     layers = _Layers(parts)
     source = keras.Input(shape=(None,), dtype="int32", name="source")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
@@ -521,4 +551,27 @@ def build_seq2seq(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
     )
+    return model
+
+
+def reset_seq2seq(model: keras.Model, seed: int) -> keras.Model:
+    """Start ``model`` again from seed ``seed``: fresh initial weights and optimizer state.
+
+    ``model`` is a compiled :func:`build_seq2seq` model (trained or not). Its weights become
+    those of a new model of the same configuration built after
+    ``keras.utils.set_random_seed(seed)``, and its optimizer forgets its steps and moments
+    (Adam's iteration count and first and second moments go back to 0; the learning rate or
+    schedule is kept). What stays is what was traced: Keras' compiled training step and the
+    compiled inference functions of :mod:`attention_course.decoding`, so training one
+    configuration with several seeds traces them once (on a CPU, seconds per model).
+    Returns ``model``.
+    """
+    keras.utils.set_random_seed(seed)
+    fresh = keras.Model.from_config(model.get_config())
+    model.set_weights(fresh.get_weights())
+    optimizer = model.optimizer
+    if optimizer is not None and optimizer.built:
+        for variable in optimizer.variables:
+            if variable.name != "learning_rate":
+                variable.assign(ops.zeros(variable.shape, dtype=variable.dtype))
     return model

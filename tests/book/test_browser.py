@@ -284,6 +284,7 @@ def test_chapter_offers_runnable_notebook(browser, site, source):
 
 SOFTMAX_PAGE = "book/04_attention_weights"
 REVIEW_PAGE = "book/05_rnn_attention"
+ENCODER_DECODER_PAGE = "book/06_encoder_decoder"
 HEADS_PAGE = "book/07_self_attention"
 READY = ".ax-widget[data-ax-ready='true']"
 TOLERANCE = 1e-6
@@ -526,6 +527,53 @@ def test_review_explorer_in_browser(browser, site, screenshots, html_dir):
         widget_shot(page, root, screenshots, "ch05-review-after")
         page.evaluate("document.documentElement.dataset.theme = 'dark'")
         widget_shot(page, root, screenshots, "ch05-review-dark")
+
+
+def test_encoder_decoder_explorer_in_browser(browser, site, screenshots, html_dir):
+    """Chapter 6: a decoded date's alignment, one output character at a time, per seed."""
+    [data] = embedded_data(html_dir, ENCODER_DECODER_PAGE, "alignment")
+    weights = data["weights"]  # (seeds, output characters, input characters)
+    rounding = 0.5 * 10.0 ** -data["decimals"]
+    assert len(weights[0]) == len(data["outputs"]) > 1
+    assert len(weights[0][0]) == len(data["inputs"]) > 1
+    with figure_on_page(browser, site, f"{ENCODER_DECODER_PAGE}.html",
+                        "alignment") as (page, root, read):
+        outputs, inputs = root.locator(".ax-out"), root.locator(".ax-in")
+        assert outputs.count() == len(data["outputs"])
+        assert inputs.count() == len(data["inputs"])
+        check_row(read(), weights[0][0], rounding, "first state")
+        widget_shot(page, root, screenshots, "ch06-alignment-before")
+
+        for row in range(len(data["outputs"])):
+            outputs.nth(row).hover()
+            state = read()
+            assert (state["head"], state["row"]) == (0, row)
+            check_row(state, weights[0][row], rounding, f"output {row}")
+
+        row = len(data["outputs"]) // 2  # an output character inside the date
+        outputs.nth(row).hover()
+        top = max(range(len(data["inputs"])), key=lambda j: weights[0][row][j])
+        inputs.nth(top).hover()
+        state = read()
+        assert (state["row"], state["readoutCol"]) == (row, top)
+        assert abs(state["readoutWeight"] - weights[0][row][top]) <= TOLERANCE
+        assert "rank 1 of" in state["readout"]
+        widget_shot(page, root, screenshots, "ch06-alignment-hover", park=False)
+
+        if len(weights) > 1:  # another seed's model
+            root.locator("input.ax-head").nth(1).check()
+            outputs.nth(row).hover()
+            state = read()
+            assert (state["head"], state["row"]) == (1, row)
+            check_row(state, weights[1][row], rounding, "second seed")
+
+        outputs.nth(0).focus()
+        page.keyboard.press("ArrowRight")
+        page.mouse.move(0, 0)
+        state = read()
+        assert state["row"] == 1, "the arrow key did not move to the second output"
+        check_row(state, weights[state["head"]][1], rounding, "row chosen with the keyboard")
+        widget_shot(page, root, screenshots, "ch06-alignment-after")
 
 
 def test_heads_explorer_in_browser(browser, site, screenshots, html_dir):
