@@ -43,7 +43,8 @@ def test_gradient_of_softmax_matches_its_jacobian():
     scores = rng.normal(size=(2, 5)).astype("float32")
     r = np.arange(5, dtype="float32")
     (grad,) = backend.gradients(
-        lambda s: keras.ops.sum(keras.ops.softmax(s, axis=-1) * r), [scores])
+        lambda s: keras.ops.sum(keras.ops.multiply(keras.ops.softmax(s, axis=-1), r)),
+        [scores])
     a = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
     expected = a * (r - (a * r).sum(axis=-1, keepdims=True))
     assert grad.shape == scores.shape and grad.dtype == np.float32

@@ -73,3 +73,33 @@ def test_console_script_is_installed():
         capture_output=True, text=True, check=True,
     )
     assert "profile: cpu" in result.stdout
+
+
+def test_dry_run_keeps_the_settings_and_caps_data_and_epochs(monkeypatch):
+    monkeypatch.setenv(config.ENV_VAR, "full")
+    monkeypatch.setenv(config.DRY_RUN_VAR, "1")
+    full, dry = config.PROFILES["full"], config.get_profile()
+    assert dry.dry_run and dry.name == "full"
+    assert (dry.num_words, dry.maxlen, dry.batch_size) == (
+        full.num_words, full.maxlen, full.batch_size)
+    assert (dry.train_size, dry.val_size, dry.test_size, dry.epochs) == (512, 256, 512, 1)
+    # A chapter's own changes keep the caps: a dry run never grows back to the full data.
+    changed = dry.with_(train_size=None, epochs=20, maxlen=800)
+    assert (changed.train_size, changed.epochs, changed.maxlen) == (512, 1, 800)
+    monkeypatch.setenv(config.DRY_RUN_VAR, "0")
+    assert config.get_profile() == full
+    monkeypatch.setenv(config.DRY_RUN_VAR, "maybe")
+    with pytest.raises(ValueError, match=r"ATTENTION_DRY_RUN must be 1 or 0.*'maybe'"):
+        config.get_profile()
+
+
+def test_fit_model_trains_one_epoch_in_a_dry_run():
+    from attention_course import models, training
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(1, 30, size=(32, 6)), rng.integers(0, 2, size=32)
+    profile = config.PROFILES["smoke"].with_(dry_run=True, batch_size=16, maxlen=6)
+    model = models.build_review_classifier("bag_of_embeddings", num_words=30,
+                                           embedding_dim=4, units=2)
+    run = training.fit_model(model, ((x, y), (x[:8], y[:8])), profile, epochs=3, verbose=0)
+    assert len(run.history["loss"]) == 1

@@ -11,6 +11,12 @@ Every chapter runs in one of three profiles:
     PyTorch) sees a GPU: all the data and longer training.
 
 ``ATTENTION_PROFILE=smoke|cpu|full`` overrides the automatic choice.
+
+``ATTENTION_DRY_RUN=1`` makes a *dry run* of the chosen profile: its models and settings
+(vocabulary, ``maxlen``, batch size, and whatever a chapter builds for that profile's name) on
+the smoke profile's few hundred reviews, for one epoch. ``ATTENTION_PROFILE=full
+ATTENTION_DRY_RUN=1`` thus executes on a CPU, in minutes, every code path that a GPU run of
+the ``full`` profile would take (CI does).
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 ENV_VAR = "ATTENTION_PROFILE"
+DRY_RUN_VAR = "ATTENTION_DRY_RUN"
+# What a dry run caps: the smoke profile's sizes, one epoch (see the module docstring).
+DRY_RUN_CAPS = {"train_size": 512, "val_size": 256, "test_size": 512, "epochs": 1}
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,8 @@ class Profile:
 
     Sizes count reviews; ``None`` means "all that is available". ``maxlen`` is the number of
     tokens a review is padded or truncated to when it becomes a row of an int matrix.
+    A ``dry_run`` profile keeps its sizes and epochs within :data:`DRY_RUN_CAPS`, in every
+    copy made from it (``with_(train_size=None)`` stays capped).
     """
 
     name: str
@@ -41,6 +52,13 @@ class Profile:
     epochs: int
     batch_size: int
     description: str
+    dry_run: bool = False
+
+    def __post_init__(self):
+        if self.dry_run:
+            for field, cap in DRY_RUN_CAPS.items():
+                value = getattr(self, field)
+                object.__setattr__(self, field, cap if value is None else min(value, cap))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -76,9 +94,23 @@ def gpu_available() -> bool:
     return backend.gpu_available()
 
 
+def dry_run_requested() -> bool:
+    """True when ``$ATTENTION_DRY_RUN`` is set to 1/true/yes (case-insensitive).
+
+    Raises ``ValueError`` for any other non-empty value (a typo would else run in full).
+    """
+    value = os.environ.get(DRY_RUN_VAR, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"${DRY_RUN_VAR} must be 1 or 0 (true/false, yes/no), got {value!r}")
+
+
 def get_profile(name: str | None = None) -> Profile:
     """The profile called ``name``; else ``$ATTENTION_PROFILE``; else ``full`` on a GPU, ``cpu``.
 
+    With ``$ATTENTION_DRY_RUN`` set, a dry run of it (:data:`DRY_RUN_CAPS`).
     Raises ``ValueError`` for an unknown name, listing the known ones.
     """
     name = name or os.environ.get(ENV_VAR, "").strip() or None
@@ -89,7 +121,13 @@ def get_profile(name: str | None = None) -> Profile:
         known = ", ".join(PROFILES)
         source = f"${ENV_VAR}" if name == os.environ.get(ENV_VAR, "").strip() else "argument"
         raise ValueError(f"unknown profile {name!r} (from {source}); choose one of: {known}")
-    return PROFILES[key]
+    profile = PROFILES[key]
+    if dry_run_requested():
+        profile = profile.with_(
+            dry_run=True,
+            description=f"dry run of {profile.name}'s models and settings: "
+                        f"{DRY_RUN_CAPS['train_size']} training reviews, one epoch")
+    return profile
 
 
 def seed_everything(seed: int) -> None:

@@ -117,7 +117,8 @@ def fit_model(
 ) -> TrainingRun:
     """Train a compiled ``model`` on the training reviews, validating after each epoch.
 
-    ``epochs``, ``batch_size`` and ``maxlen`` default to the profile's. ``verbose=2`` prints
+    ``epochs``, ``batch_size`` and ``maxlen`` default to the profile's (a dry-run profile
+    trains one epoch whatever ``epochs`` says). ``verbose=2`` prints
     one line per epoch, and a last line naming the kept epoch. With ``bucket_by_length``
     each training batch holds reviews of similar length, cut to the longest
     (:func:`attention_course.batching.length_bucketed`, shuffled from ``seed``; the
@@ -138,6 +139,8 @@ def fit_model(
     import keras
 
     epochs = profile.epochs if epochs is None else epochs
+    if getattr(profile, "dry_run", False):
+        epochs = 1  # a dry run executes the code paths, not the training (config.py)
     batch_size = profile.batch_size if batch_size is None else batch_size
     maxlen = profile.maxlen if maxlen is None else maxlen
     if patience is not None and (not isinstance(patience, int) or patience < 1):
