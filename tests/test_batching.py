@@ -63,9 +63,11 @@ def test_bucket_width_rounds_up_and_caps():
     assert batching.bucket_width([64], multiple=32, limit=100) == 64
 
 
-def test_fit_model_trains_on_length_buckets():
-    model = models.build_review_classifier("gru_attention", num_words=50,
-                                           embedding_dim=4, units=3)
+@pytest.mark.parametrize("encoder", models.ENCODERS)
+def test_fit_model_trains_every_encoder_on_length_buckets(encoder):
+    # Every arm a profile may train (full's BiGRU too), on the active Keras backend.
+    model = models.build_review_classifier(encoder, num_words=50, embedding_dim=4,
+                                           units=3, dropout=0.5)
     profile = PROFILES["smoke"].with_(epochs=2, batch_size=16, maxlen=30)
     run = training.fit_model(model, ((X, Y), (X[:20], Y[:20])), profile,
                              bucket_by_length=True, verbose=0)
