@@ -14,5 +14,9 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# On Keras' JAX backend, keep float64 arrays float64 (as NumPy, TensorFlow and PyTorch do)
+# instead of truncating them to float32 with a warning. Models still train in float32
+# (keras.config.floatx()); measured: no clear change in training speed.
+_os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 __version__ = "0.1.0"

@@ -111,6 +111,12 @@ def _unreadable(name: str, x) -> Exception:
     """The error for an argument that ``keras.ops`` cannot turn into a tensor."""
     if isinstance(x, (list, tuple)):
         try:
+            kind = np.asarray(x).dtype.kind
+        except ValueError:
+            kind = "O"
+        if kind in "USV":  # JAX refuses strings at conversion, TensorFlow after it
+            return TypeError(f"{name} must hold real numbers, got {np.asarray(x).dtype}")
+        try:
             np.asarray(x, dtype=float)
         except ValueError:
             return ValueError(
