@@ -6,6 +6,8 @@
 #   ./tasks.sh test         ruff, unit tests, every chapter under nbval, the book build and checks
 #                           of the built pages (profile: smoke unless ATTENTION_PROFILE is set)
 #   ./tasks.sh setup        only create/update the virtual environment (.venv)
+#   ./tasks.sh backend B    on Keras backend B (jax, torch): backend-dependent unit tests, chapters
+#   ./tasks.sh dry-run      every chapter with the full profile's models and settings, few batches
 # ATTENTION_PROFILE=smoke|cpu|full chooses how much the chapters train.
 # ATTENTION_FRESH_BUILD=1 deletes _build first: every chapter is executed (CI, publishing).
 set -euo pipefail
@@ -158,6 +160,35 @@ run_chapters() {
   fi
 }
 
+# Unit tests of the modules whose code runs on the Keras backend: run again on each other backend.
+BACKEND_TESTS="attention attention_properties layers pooling_inputs models rnn backend batching"
+
+run_backend() {
+  # The backend-dependent unit tests and every chapter under nbval on Keras backend $1.
+  local backend=$1 tests=() name start=$SECONDS
+  for name in $BACKEND_TESTS; do
+    if [ -f "tests/test_$name.py" ]; then tests+=("tests/test_$name.py"); fi
+  done
+  echo "==> Keras backend $backend: unit tests (${tests[*]})"
+  KERAS_BACKEND=$backend python -m pytest -p no:cacheprovider -k "not other_backends" "${tests[@]}"
+  (export KERAS_BACKEND=$backend; PROFILE_NOTE="$PROFILE_NOTE; Keras backend $backend"
+   run_chapters)
+  echo "==> Keras backend $backend: done in $((SECONDS - start)) s"
+}
+
+dry_run() {
+  # Every chapter with the full profile's models and settings on smoke-sized data, one epoch
+  # (config.py): no code path is first run on a GPU. On TensorFlow by default: JAX compiles
+  # one program per batch shape, and a dry run is almost all first shapes (measured: 3-4x
+  # slower); the JAX stage runs JAX's own code paths. DRY_RUN_BACKEND=jax to choose.
+  local start=$SECONDS
+  (export ATTENTION_PROFILE=full ATTENTION_DRY_RUN=1
+   export KERAS_BACKEND=${DRY_RUN_BACKEND:-${KERAS_BACKEND:-tensorflow}}
+   PROFILE_NOTE="full, dry run; Keras backend $KERAS_BACKEND"
+   run_chapters)
+  echo "==> dry run of the full profile: done in $((SECONDS - start)) s"
+}
+
 cmd=${1:-}
 case "$cmd" in
   setup) setup ;;
@@ -172,12 +203,18 @@ case "$cmd" in
     echo "==> ruff"
     ruff check .
     echo "==> unit tests"
-    python -m pytest tests --ignore=tests/book
+    # (run_backend below runs the backend tests on JAX itself, not in a subprocess)
+    python -m pytest tests --ignore=tests/book -k "not other_backends"
     run_chapters
+    run_backend jax
+    dry_run
     build_book
     echo "==> checks of the built book"
     python -m pytest tests/book
     echo "==> all tests passed in $((SECONDS - start)) s (profile: $PROFILE_NOTE)"
     ;;
-  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  backend)
+    setup; use_profile smoke; run_backend "${2:?usage: ./tasks.sh backend jax|torch|tensorflow}" ;;
+  dry-run) setup; dry_run ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -6,6 +6,7 @@ TensorFlow is only imported by the modules that need it.
 """
 
 import os as _os
+import sys as _sys
 
 # Keep TensorFlow's C++ log lines (oneDNN notices, CUDA probing) out of notebooks and pages.
 # Set before any module imports TensorFlow; a user's own setting wins. TensorFlow 2.21 prints
@@ -18,5 +19,7 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # instead of truncating them to float32 with a warning. Models still train in float32
 # (keras.config.floatx()); measured: no clear change in training speed.
 _os.environ.setdefault("JAX_ENABLE_X64", "1")
+if "jax" in _sys.modules and _os.environ["JAX_ENABLE_X64"].lower() in ("1", "true"):
+    _sys.modules["jax"].config.update("jax_enable_x64", True)  # keras was imported first
 
 __version__ = "0.1.0"
