@@ -25,6 +25,14 @@ def test_settings_exist_for_every_profile_and_keep_the_budget_rules():
         comparison.settings_for(PROFILES["smoke"].with_(name="laptop"))
 
 
+def test_a_dry_run_keeps_every_arm_and_two_seeds():
+    full = comparison.settings_for(PROFILES["full"])
+    dry = comparison.settings_for(PROFILES["full"].with_(dry_run=True))
+    assert dry.encoders == full.encoders and dry.profile.dry_run
+    assert dry.seeds == full.seeds[:2] and len(full.seeds) > 2
+    assert (dry.profile.train_size, dry.profile.epochs) == (512, 1)
+
+
 def _tiny():
     rng = np.random.default_rng(0)
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from attention_course import results
-from attention_course.config import Profile
+from attention_course.config import DRY_RUN_SEEDS, Profile
 
 RESULTS_NAME = "ch05_comparison"
 
@@ -102,6 +102,8 @@ class ComparisonSettings:
 def settings_for(profile: Profile) -> ComparisonSettings:
     """The comparison's settings in ``profile`` (a :class:`~attention_course.config.Profile`).
 
+    A dry-run profile (``$ATTENTION_DRY_RUN``) keeps every arm and the first
+    :data:`~attention_course.config.DRY_RUN_SEEDS` seeds.
     Raises ``ValueError`` for a profile name without settings in :data:`SETTINGS`.
     """
     if profile.name not in SETTINGS:
@@ -110,6 +112,8 @@ def settings_for(profile: Profile) -> ComparisonSettings:
         )
     chosen = dict(SETTINGS[profile.name])
     run = profile.with_(**chosen.pop("changes"))
+    if run.dry_run:
+        chosen["seeds"] = chosen["seeds"][:DRY_RUN_SEEDS]
     return ComparisonSettings(profile=run, **chosen)
 
 

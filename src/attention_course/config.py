@@ -31,6 +31,9 @@ ENV_VAR = "ATTENTION_PROFILE"
 DRY_RUN_VAR = "ATTENTION_DRY_RUN"
 # What a dry run caps: the smoke profile's sizes, one epoch (see the module docstring).
 DRY_RUN_CAPS = {"train_size": 512, "val_size": 256, "test_size": 512, "epochs": 1}
+DRY_RUN_SEEDS = 2
+"""A dry run trains the first two seeds of a comparison: seed loops and seed-level statistics
+run, without repeating every code path five times."""
 
 
 @dataclass(frozen=True)
