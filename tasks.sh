@@ -161,7 +161,8 @@ run_chapters() {
 }
 
 # Unit tests of the modules whose code runs on the Keras backend: run again on each other backend.
-BACKEND_TESTS="attention attention_properties layers pooling pooling_inputs rnn backend batching"
+BACKEND_TESTS="attention attention_properties layers pooling pooling_inputs rnn backend batching
+  self_attention multi_head positional transformer"
 
 run_backend() {
   # The backend-dependent unit tests and every chapter under nbval on Keras backend $1.
