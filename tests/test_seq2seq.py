@@ -332,3 +332,18 @@ def test_chapter_settings_exist_for_every_profile():
     assert len(encoder_decoder_settings("cpu").seeds) >= 3
     with pytest.raises(ValueError, match="unknown profile"):
         encoder_decoder_settings("tpu")
+
+
+def test_dry_run_keeps_the_models_and_caps_the_data(monkeypatch):
+    from attention_course.config import (DRY_RUN_CAPS, DRY_RUN_SEEDS, ENCODER_DECODER,
+                                         encoder_decoder_settings, get_profile)
+
+    monkeypatch.setenv("ATTENTION_DRY_RUN", "1")
+    settings = encoder_decoder_settings(get_profile("full"))
+    full = ENCODER_DECODER["full"]
+    assert settings.epochs == 1
+    assert settings.train_size <= DRY_RUN_CAPS["train_size"]
+    assert settings.test_size <= DRY_RUN_CAPS["test_size"]
+    assert settings.seeds == full.seeds[:DRY_RUN_SEEDS]
+    assert (settings.units, settings.score, settings.other_scores, settings.max_dates) == (
+        full.units, full.score, full.other_scores, full.max_dates)

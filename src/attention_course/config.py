@@ -233,8 +233,22 @@ ENCODER_DECODER: dict[str, EncoderDecoderSettings] = {
 
 
 def encoder_decoder_settings(profile: Profile | str) -> EncoderDecoderSettings:
-    """Chapter 6's :class:`EncoderDecoderSettings` for ``profile`` (a Profile or its name)."""
+    """Chapter 6's :class:`EncoderDecoderSettings` for ``profile`` (a Profile or its name).
+
+    For a dry-run profile (``$ATTENTION_DRY_RUN``) the models, scores and buckets stay the
+    profile's; the example counts are capped at :data:`DRY_RUN_CAPS`, training lasts one epoch
+    and the first :data:`DRY_RUN_SEEDS` seeds are trained.
+    Raises ``ValueError`` for a profile without chapter 6 settings.
+    """
     key = profile.name if isinstance(profile, Profile) else str(profile)
     if key not in ENCODER_DECODER:
         raise ValueError(f"unknown profile {key!r}; choose one of: {', '.join(ENCODER_DECODER)}")
-    return ENCODER_DECODER[key]
+    settings = ENCODER_DECODER[key]
+    if getattr(profile, "dry_run", False):
+        settings = settings.with_(
+            train_size=min(settings.train_size, DRY_RUN_CAPS["train_size"]),
+            test_size=min(settings.test_size, DRY_RUN_CAPS["test_size"]),
+            epochs=1, gradient_examples=min(settings.gradient_examples, 8),
+            seeds=settings.seeds[:DRY_RUN_SEEDS],
+            other_seeds=settings.other_seeds[:DRY_RUN_SEEDS])
+    return settings
