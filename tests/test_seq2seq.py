@@ -335,8 +335,13 @@ def test_chapter_settings_exist_for_every_profile():
 
 
 def test_dry_run_keeps_the_models_and_caps_the_data(monkeypatch):
-    from attention_course.config import (DRY_RUN_CAPS, DRY_RUN_SEEDS, ENCODER_DECODER,
-                                         encoder_decoder_settings, get_profile)
+    from attention_course.config import (
+        DRY_RUN_CAPS,
+        DRY_RUN_SEEDS,
+        ENCODER_DECODER,
+        encoder_decoder_settings,
+        get_profile,
+    )
 
     monkeypatch.setenv("ATTENTION_DRY_RUN", "1")
     settings = encoder_decoder_settings(get_profile("full"))

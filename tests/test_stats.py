@@ -8,11 +8,11 @@ from attention_course import stats
 
 
 def test_one_seed_interval_is_the_t_interval_over_examples():
-    scores = np.array([[1, 0, 1, 1, 0, 1, 1, 1.0]])
+    scores = np.array([[1, 0, 1, 1, 0, 1, 1, 1.0]]) * 0.5  # ends inside [0, 1]
     got = stats.mean_interval(scores)
     expected = scipy_stats.t.interval(0.95, df=7, loc=scores.mean(),
                                       scale=scores.std(ddof=1) / np.sqrt(8))
-    assert got.estimate == pytest.approx(0.75)
+    assert got.estimate == pytest.approx(0.375)
     assert (got.low, got.high) == pytest.approx(expected)
     assert not got.seed_variation
     assert "seed variation is not included" in got.describe()
@@ -130,3 +130,19 @@ def test_markdown_table_formats_and_escapes():
     with pytest.raises(KeyError, match="no row has the column 'loss'"):
         stats.markdown_table(rows, [("loss", "loss", ".2f")])
     assert stats.results_table(rows, [("n", "n", "d")]).data.startswith("| n |")
+
+
+def test_intervals_of_unit_scores_stay_within_their_possible_range():
+    # 3 seeds near perfect on 40 examples: the t-interval's upper end passes 1.
+    rng = np.random.default_rng(0)
+    near_one = (rng.random((3, 40)) > np.array([[0.0], [0.05], [0.02]])).astype(float)
+    zeros = np.zeros_like(near_one)
+    accuracy = stats.mean_interval(near_one)
+    assert accuracy.high == 1.0 and 0 <= accuracy.low < accuracy.estimate
+    difference = stats.paired_difference(near_one, zeros)
+    assert difference.high == 1.0 and difference.low < difference.estimate
+    assert stats.paired_difference(zeros, near_one).low == -1.0
+    # Scores outside [0, 1] (say, losses) have no known bound and are not cut.
+    assert stats.mean_interval(near_one * 5).high > 5 * accuracy.estimate
+    assert stats.mean_interval(near_one).describe(unit="%", signed=False).startswith(
+        f"{100 * accuracy.estimate:.1f}% (95% interval")

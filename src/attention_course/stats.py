@@ -69,7 +69,7 @@ class Interval:
         est, low, high = (fmt.format(scale * v) for v in (self.estimate, self.low, self.high))
         seeds = f"{self.n_seeds} seed{'s' if self.n_seeds != 1 else ''}"
         note = "" if self.seed_variation else ", so seed variation is not included"
-        space = f" {unit}" if unit else ""
+        space = f" {unit}" if unit and unit != "%" else unit
         return (f"{est}{space} ({self.level:.0%} interval {low} to {high}; "
                 f"{seeds} × {self.n_examples:,} examples{note})")
 
@@ -101,7 +101,13 @@ def _check_level(level: float) -> float:
     return level
 
 
-def _interval(scores: np.ndarray, level: float) -> Interval:
+def _unit_bounds(scores: np.ndarray, low: float) -> tuple[float, float] | None:
+    """(low, 1) when every score lies in [0, 1], else None (no bound is known)."""
+    return (low, 1.0) if scores.min() >= 0 and scores.max() <= 1 else None
+
+
+def _interval(scores: np.ndarray, level: float,
+              bounds: tuple[float, float] | None = None) -> Interval:
     n_seeds, n_examples = scores.shape
     estimate = float(scores.mean())
     per_seed = scores.mean(axis=1)
@@ -118,6 +124,8 @@ def _interval(scores: np.ndarray, level: float) -> Interval:
         dof = se2**2 / sum(v**2 / d for v, d in parts if v > 0)
         half = float(_scipy_stats.t.ppf(0.5 + level / 2, dof)) * np.sqrt(se2)
         low, high = estimate - half, estimate + half
+        if bounds is not None:
+            low, high = max(low, bounds[0]), min(high, bounds[1])
     return Interval(estimate=estimate, low=float(low), high=float(high), level=level,
                     per_seed=tuple(float(v) for v in per_seed), n_seeds=n_seeds,
                     n_examples=n_examples)
@@ -126,11 +134,14 @@ def _interval(scores: np.ndarray, level: float) -> Interval:
 def mean_interval(scores, level: float = 0.95) -> Interval:
     """Mean of ``scores`` (n_seeds, n_examples) with an interval over seeds and examples.
 
-    For one model's accuracy: pass its 0/1 correctness per seed and example. Raises
+    For one model's accuracy: pass its 0/1 correctness per seed and example. When every score
+    lies in [0, 1] (correctness, exact match, a fraction) the interval is cut to [0, 1]: a mean
+    of such scores cannot leave it, though a t-interval near 0 or 1 does. Raises
     ``ValueError`` for another shape (a 1-D array included: say which axis is the seeds), fewer
     than 2 examples, or non-finite scores.
     """
-    return _interval(_scores("scores", scores), _check_level(level))
+    scores = _scores("scores", scores)
+    return _interval(scores, _check_level(level), _unit_bounds(scores, 0.0))
 
 
 def paired_difference(a, b, level: float = 0.95) -> Interval:
@@ -138,14 +149,16 @@ def paired_difference(a, b, level: float = 0.95) -> Interval:
 
     ``a`` and ``b`` are per-example scores of two models, shape (n_seeds, n_examples): row s
     of each comes from the run with seed s, column i from example i, so the comparison is paired
-    by seed and by example. Raises ``ValueError`` when the shapes differ or are not 2-D.
+    by seed and by example. When every score lies in [0, 1] the interval is cut to [-1, 1].
+    Raises ``ValueError`` when the shapes differ or are not 2-D.
     """
     a, b = _scores("a", a), _scores("b", b)
     if a.shape != b.shape:
         raise ValueError(
             f"a and b must be paired: same (n_seeds, n_examples), got {a.shape} and {b.shape}"
         )
-    return _interval(a - b, _check_level(level))
+    return _interval(a - b, _check_level(level),
+                     _unit_bounds(np.concatenate([a, b]), -1.0))
 
 
 @dataclass(frozen=True)
