@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from attention_course.grading.core import exercise_check
+from attention_course.grading.core import context_and_weights, exercise_check
 
 _RNG = np.random.default_rng(5)
 _STATES = _RNG.normal(size=(3, 6, 4))
@@ -25,11 +25,8 @@ def _reference_pool(states, query, mask):
 
 def _pool_result(answer, states, query, mask):
     result = answer(states, query, mask)
-    assert isinstance(result, tuple) and len(result) == 2, (
-        f"attention_pool(states {states.shape}, query {query.shape}, mask {mask.shape}) "
-        f"should return a tuple (context, weights), got {type(result).__name__}"
-    )
-    return tuple(np.asarray(r, dtype=float) for r in result)
+    return context_and_weights(
+        result, f"attention_pool(states {states.shape}, query {query.shape}, mask {mask.shape})")
 
 
 @exercise_check("ch05.attention_pool", points=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from attention_course.grading.core import exercise_check
+from attention_course.grading.core import context_and_weights, exercise_check
 
 _RNG = np.random.default_rng(6)
 _STATES = _RNG.normal(size=(7, 4))  # (T, d): the encoder states, keys and values
@@ -22,11 +22,8 @@ def _reference_step(state, states, mask):
 
 def _step_result(answer, state, states, mask):
     result = answer(state, states, mask)
-    assert isinstance(result, tuple) and len(result) == 2, (
-        f"attention_step(state {state.shape}, states {states.shape}, mask {mask.shape}) "
-        f"should return a tuple (context, weights), got {type(result).__name__}"
-    )
-    return tuple(np.asarray(r, dtype=float) for r in result)
+    return context_and_weights(
+        result, f"attention_step(state {state.shape}, states {states.shape}, mask {mask.shape})")
 
 
 @exercise_check("ch06.attention_step", points=1)

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 class ExerciseFailed(AssertionError):
     """An answer failed at least one check (raised in the book; recorded by the grader)."""
@@ -75,6 +77,18 @@ _CHECKS: dict[str, list[Check]] = {}
 # Where ``exercise_check`` registers: the package's registry, unless ``collecting_checks`` routes
 # registrations elsewhere (the grader loads instructors' check files that way).
 _TARGETS: list[dict[str, list[Check]]] = [_CHECKS]
+
+
+def context_and_weights(result, call: str) -> tuple:
+    """An attention answer's ``(context, weights)`` as float arrays, or an AssertionError.
+
+    ``call`` describes the call that returned ``result`` (e.g. ``"attention_pool(states
+    (2, 4, 3), ...)"``), for the message when the answer returned something else.
+    """
+    assert isinstance(result, tuple) and len(result) == 2, (
+        f"{call} should return a tuple (context, weights), got {type(result).__name__}"
+    )
+    return tuple(np.asarray(r, dtype=float) for r in result)
 
 
 def exercise_check(exercise_id: str, points: float = 1, hidden: bool = False):
