@@ -352,3 +352,25 @@ def test_dry_run_keeps_the_models_and_caps_the_data(monkeypatch):
     assert settings.seeds == full.seeds[:DRY_RUN_SEEDS]
     assert (settings.units, settings.score, settings.other_scores, settings.max_dates) == (
         full.units, full.score, full.other_scores, full.max_dates)
+
+
+def test_alignment_share_reads_the_weight_on_the_known_field():
+    examples = dates.make_examples(3, max_dates=1, seed=0)
+    n_out = max(len(t) for t in examples.targets) + 1
+    n_in = max(len(s) for s in examples.sources)
+    right = np.zeros((3, n_out, n_in), dtype="float32")
+    for i in range(3):
+        known = examples.alignment(i).astype("float32")
+        # all weight on the right field, spread evenly over its characters
+        sums = known.sum(axis=1, keepdims=True)
+        right[i, :len(known), :known.shape[1]] = np.divide(
+            known, sums, out=np.zeros_like(known), where=sums > 0)
+    exact = np.array([True, True, False])
+    assert decoding.alignment_share(decoding.Decoded(None, right), exact, examples) == (
+        pytest.approx(1.0))
+    wrong = np.roll(right, 1, axis=2)  # shifted by one character: partly off the field
+    assert decoding.alignment_share(decoding.Decoded(None, wrong), exact, examples) < 0.9
+    assert np.isnan(decoding.alignment_share(decoding.Decoded(None, right),
+                                             np.zeros(3, bool), examples))
+    with pytest.raises(ValueError, match="no attention weights"):
+        decoding.alignment_share(decoding.Decoded(None, None), exact, examples)

@@ -27,7 +27,8 @@ from attention_course import backend
 from attention_course.batching import bucket_batches, row_widths
 from attention_course.models import SOURCE_EMBEDDING, seq2seq_decode, seq2seq_encode
 
-__all__ = ["Decoded", "exact_match", "greedy_decode", "teacher_forced_ids", "token_accuracy"]
+__all__ = ["Decoded", "alignment_share", "evaluate", "exact_match", "greedy_decode",
+           "teacher_forced_ids", "token_accuracy"]
 
 
 @dataclass
@@ -220,3 +221,43 @@ def alignment_of(decoded: Decoded, i: int, source_text: str, vocabulary) -> dict
     weights = decoded.weights[i, :count, :len(source_text)]
     return {"weights": weights.astype(float).round(6).tolist(), "output_tokens": tokens,
             "input_tokens": inputs}
+
+
+def evaluate(model, examples, source, target_in, target_out, vocabulary,
+             max_length: int) -> dict:
+    """Greedy outputs of ``model`` and both of its scores on a test set.
+
+    ``examples`` are the test :class:`~attention_course.dates.DateExamples` (their
+    ``targets`` are the right texts); ``source`` int (n, T_s), ``target_in`` and
+    ``target_out`` int (n, T_t) are their encoded arrays (teacher forcing reads
+    ``target_in``); ``vocabulary`` is the target vocabulary. Returns ``{"decoded":
+    Decoded, "texts": list of n str, "exact": bool (n,) exact match of the greedy texts,
+    "token_accuracy": float, teacher-forced, "forced": int (n, T_t) teacher-forced ids}``.
+    """
+    decoded = greedy_decode(model, source, max_length)
+    texts = vocabulary.decode(decoded.ids)
+    forced = teacher_forced_ids(model, source, target_in)
+    return {"decoded": decoded, "texts": texts,
+            "exact": exact_match(texts, examples.targets),
+            "token_accuracy": token_accuracy(forced, target_out), "forced": forced}
+
+
+def alignment_share(decoded: Decoded, exact, examples) -> float:
+    """Mean attention weight on the right input field, over the exactly decoded examples.
+
+    For each example decoded exactly (``exact`` bool (n,)), each output character that comes
+    from an input field (``examples.alignment(i)``: digits, and the space between two dates)
+    contributes the weight its row puts on that field; the result is the mean, a fraction in
+    [0, 1]. NaN when no example was decoded exactly (no alignment to read). Raises
+    ``ValueError`` when ``decoded`` has no weights.
+    """
+    if decoded.weights is None:
+        raise ValueError("these outputs carry no attention weights (a model without "
+                         "attention, or greedy_decode(..., return_weights=False))")
+    shares = []
+    for i in np.flatnonzero(np.asarray(exact, dtype=bool)):
+        known = examples.alignment(i)  # (len(target) + 1, len(source))
+        rows = known.any(axis=1)
+        got = decoded.weights[i, :len(known), :known.shape[1]]
+        shares.append((got * known).sum(axis=1)[rows].mean())
+    return float(np.mean(shares)) if shares else float("nan")
