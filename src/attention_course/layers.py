@@ -23,6 +23,18 @@ POOLING_SCORES = ("additive", "scaled_dot")
 """The score functions :class:`AttentionPooling` accepts."""
 
 
+def _add_additive_weights(layer, d_q: int, d_k: int, v_initializer: str) -> None:
+    """The additive score's weights on ``layer``: ``w_q`` (d_q, h), ``w_k`` (d_k, h), ``v`` (h,).
+
+    ``h`` is ``layer.units`` or, when that is None, ``d_k`` (Bahdanau et al. 2015's v^T tanh(q
+    W_q + k W_k)).
+    """
+    hidden = layer.units or d_k
+    layer.w_q = layer.add_weight(name="w_q", shape=(d_q, hidden), initializer="glorot_uniform")
+    layer.w_k = layer.add_weight(name="w_k", shape=(d_k, hidden), initializer="glorot_uniform")
+    layer.v = layer.add_weight(name="v", shape=(hidden,), initializer=v_initializer)
+
+
 @keras.saving.register_keras_serializable(package="attention_course")
 class AttentionPooling(keras.layers.Layer):
     """Attention pooling with a learned query: one weighted average per sequence.
@@ -80,12 +92,7 @@ class AttentionPooling(keras.layers.Layer):
             name="query", shape=(1, features), initializer="random_normal"
         )
         if self.score == "additive":
-            hidden = self.units or features
-            self.w_q = self.add_weight(name="w_q", shape=(features, hidden),
-                                       initializer="glorot_uniform")
-            self.w_k = self.add_weight(name="w_k", shape=(features, hidden),
-                                       initializer="glorot_uniform")
-            self.v = self.add_weight(name="v", shape=(hidden,), initializer="random_normal")
+            _add_additive_weights(self, features, features, v_initializer="random_normal")
 
     def _check_call(self, inputs, mask) -> None:
         shape = tuple(inputs.shape)
@@ -202,12 +209,7 @@ class CrossAttention(keras.layers.Layer):
         if self.score == "general":
             self.w = self.add_weight(name="w", shape=(d_q, d_k), initializer="glorot_uniform")
         elif self.score == "additive":
-            hidden = self.units or d_k
-            self.w_q = self.add_weight(name="w_q", shape=(d_q, hidden),
-                                       initializer="glorot_uniform")
-            self.w_k = self.add_weight(name="w_k", shape=(d_k, hidden),
-                                       initializer="glorot_uniform")
-            self.v = self.add_weight(name="v", shape=(hidden,), initializer="glorot_uniform")
+            _add_additive_weights(self, d_q, d_k, v_initializer="glorot_uniform")
 
     def score_weights(self) -> dict:
         """The learned weights of the score, as :func:`~attention_course.attention.attend`
