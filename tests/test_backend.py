@@ -181,3 +181,20 @@ def test_backend_tests_pass_on_the_other_backends(other):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_skip_graph_rewrites_turns_grappler_off_on_tensorflow_only():
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        assert backend.skip_graph_rewrites() is False
+        return
+    import tensorflow as tf
+
+    before = tf.config.optimizer.get_experimental_options()
+    try:
+        assert backend.skip_graph_rewrites() is True
+        assert tf.config.optimizer.get_experimental_options()["disable_meta_optimizer"]
+    finally:  # the rest of the test session keeps TensorFlow's default
+        tf.config.optimizer.set_experimental_options(
+            {"disable_meta_optimizer": before.get("disable_meta_optimizer", False)})

@@ -99,3 +99,46 @@ def test_train_arm_accepts_another_builder():
 
     arm = comparison.train_arm("mine", 0, settings, data, build=build, verbose=0)
     assert seen == settings.model_kwargs() and arm.encoder == "mine"
+
+
+@pytest.mark.parametrize("encoder, dropout", [("gru_attention", 0.5), ("transformer", 0.5)])
+def test_train_seeds_restarts_one_model_and_gives_the_runs_of_new_models(encoder, dropout):
+    import dataclasses
+
+    settings, data = _tiny()
+    settings = dataclasses.replace(settings, dropout=dropout)  # dropout's random streams too
+    shared = comparison.train_seeds(encoder, settings, data, verbose=0)
+    assert list(shared) == [(encoder, 0), (encoder, 1)]
+    assert shared[encoder, 0].shared_model is shared[encoder, 1].shared_model
+    fresh = comparison.train_arm(encoder, 1, settings, data, verbose=0)  # built anew
+    np.testing.assert_allclose(shared[encoder, 1].probabilities, fresh.probabilities,
+                               atol=1e-6)
+    # each run's .model holds that seed's trained weights, whichever was read last
+    first = shared[encoder, 0]
+    for seed in (1, 0):
+        model = shared[encoder, seed].model
+        for a, b in zip(model.get_weights(), shared[encoder, seed].trained_weights,
+                        strict=True):
+            np.testing.assert_array_equal(a, b)
+    p = models.attention_weights(first.model, data.x_test)
+    assert p.shape[0] == len(data.x_test)
+
+
+def test_reset_model_refuses_a_model_that_does_not_rebuild_alike():
+    import keras
+
+    model = models.build_review_classifier("bag_of_embeddings", num_words=30, embedding_dim=4)
+
+    class Odd(keras.Model):  # a subclassed model: no functional configuration to rebuild
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    odd = Odd()
+    odd(np.zeros((1, 3), "float32"))
+    with pytest.raises(ValueError, match="does not rebuild from its configuration"):
+        models.reset_model(odd, 0)
+    assert models.reset_model(model, 0) is model

@@ -182,7 +182,7 @@ def test_reset_gives_the_weights_of_a_seed_and_forgets_the_optimizer(data):
     _, source, target_in, target_out = data
     model = _small("general")
     model.train_on_batch([source, target_in], target_out)
-    models.reset_seq2seq(model, seed=4)
+    models.reset_model(model, seed=4)
     first = [w.copy() for w in model.get_weights()]
     optimizer = model.optimizer
     assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 0
@@ -192,10 +192,10 @@ def test_reset_gives_the_weights_of_a_seed_and_forgets_the_optimizer(data):
     before = model.train_function
     model.train_on_batch([source, target_in], target_out)
     assert model.train_function is before  # the traced step is kept
-    models.reset_seq2seq(model, seed=4)
+    models.reset_model(model, seed=4)
     for a, b in zip(first, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    models.reset_seq2seq(model, seed=5)
+    models.reset_model(model, seed=5)
     assert any(not np.array_equal(a, b)
                for a, b in zip(first, model.get_weights(), strict=True))
 

@@ -12,7 +12,8 @@ that Keras leaves to the backend live here, with one implementation per backend:
   signature, ``jax.jit`` of ``model.stateless_call``, PyTorch eagerly without autograd);
 - how the input pipeline hands batches of varying shape to ``model.fit``:
   :func:`fit_input` (a ``tf.data.Dataset`` on TensorFlow, the ``keras.utils.PyDataset``
-  itself elsewhere) and :func:`width_multiple` (JAX compiles one program per input shape).
+  itself elsewhere) and :func:`width_multiple` (JAX compiles one program per input shape);
+- TensorFlow's graph rewriting: :func:`skip_graph_rewrites`.
 
 Only the active backend's library is imported, and only when a function needs it.
 """
@@ -437,3 +438,27 @@ def width_multiple() -> int:
     extra cost. Rounding only adds padding columns, which masking hides.
     """
     return _active().width_multiple
+
+
+def skip_graph_rewrites() -> bool:
+    """Turn off Grappler, TensorFlow's graph optimizer, for the rest of this process.
+
+    TensorFlow rewrites every function it traces (``tf.function``: Keras' training step, the
+    compiled inference passes) before running it. For chapter 6's encoder–decoders on a CPU,
+    with a recurrent loop on each side and a step per output character, the rewriting made
+    both the first trace and every training step slower: with it off, one seed's training
+    took about two thirds of the time, with identical results (measured on a 2-core CPU,
+    TensorFlow 2.21). For chapter 5's review classifiers it made no measurable difference,
+    so only chapter 6 calls this. It changes how the graph is executed, not what is computed.
+
+    Affects functions traced after the call (call it before building and training models).
+    Returns True on TensorFlow; on JAX and PyTorch, which have no Grappler, does nothing and
+    returns False. Source: ``tf.config.optimizer.set_experimental_options``
+    (``disable_meta_optimizer``).
+    """
+    if name() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    return True

@@ -54,9 +54,12 @@ SETTINGS: dict[str, dict] = {
                             "gru_attention"),
                   embedding_dim=32, units=32, dropout=0.5, learning_rate=3e-3,
                   patience=None),
-    # cpu: the 300 s budget of chapter 5 on a 2-core laptop holds three seeds of four arms
-    # for two epochs; the max-pooling control runs in smoke and full only.
-    "cpu": dict(changes=dict(train_size=None, maxlen=400, batch_size=256, epochs=2),
+    # cpu: chapter 5's 300 s and chapter 7's 240 s budgets on a 2-core CPU hold three seeds of
+    # four arms (and of chapter 7's Transformer) for one epoch over every training review, cut
+    # to their last 200 ids. In trials, two epochs at maxlen 400 (GRU + attention 0.866-0.877)
+    # took about 1.5 times the budget; one epoch over fewer reviews lost more accuracy than
+    # shorter reviews did. The max-pooling control runs in smoke and full only.
+    "cpu": dict(changes=dict(train_size=None, maxlen=200, batch_size=128, epochs=1),
                 seeds=(0, 1, 2),
                 encoders=("bag_of_embeddings", "gru", "gru_mean", "gru_attention"),
                 embedding_dim=32, units=32, dropout=0.5, learning_rate=6e-3,
@@ -151,7 +154,10 @@ class ArmRun:
 
     ``probabilities`` (n_test,) float P(positive); ``correct`` (n_test,) bool;
     ``val_accuracy`` is the kept epoch's validation accuracy (chosen as the best over epochs,
-    so biased upwards); ``kept_epoch`` and ``epochs_run`` are 1-based counts.
+    so biased upwards); ``kept_epoch`` and ``epochs_run`` are 1-based counts; ``seconds`` the
+    wall-clock training time. ``shared_model`` is the Keras model that was trained and
+    ``trained_weights`` its weights after this seed's training (None for a run reloaded from
+    a payload); read them through :attr:`model`.
     """
 
     encoder: str
@@ -163,7 +169,20 @@ class ArmRun:
     epochs_run: int
     seconds: float
     params: int
-    model: object = field(default=None, repr=False)
+    shared_model: object = field(default=None, repr=False)
+    trained_weights: list | None = field(default=None, repr=False)
+
+    @property
+    def model(self):
+        """The model with this seed's trained weights (None for a reloaded run).
+
+        The seeds of an arm train one model in turn (:func:`train_seeds`), so reading
+        ``model`` loads this seed's weights into it: a reference to the model read earlier for
+        another seed then holds these weights too. Read ``run.model`` where it is used.
+        """
+        if self.shared_model is not None and self.trained_weights is not None:
+            self.shared_model.set_weights(self.trained_weights)
+        return self.shared_model
 
     @property
     def test_accuracy(self) -> float:
@@ -171,23 +190,29 @@ class ArmRun:
 
 
 def train_arm(encoder: str, seed: int, settings: ComparisonSettings, data: ComparisonData,
-              build=None, verbose: int = 2) -> ArmRun:
-    """Build, train (best validation epoch kept) and evaluate one arm with one seed.
+              build=None, verbose: int = 2, model=None) -> ArmRun:
+    """Train (best validation epoch kept) and evaluate one arm with one seed.
 
-    ``build`` makes the model from :meth:`ComparisonSettings.model_kwargs` (``num_words``,
-    ``embedding_dim``, ``units``, ``learning_rate``, ``dropout``) and must return a compiled
-    classifier with one sigmoid output; by default it is
-    ``models.build_review_classifier(encoder, ...)``. The seed is set before building (same
-    initial weights for the parts arms share) and shuffles the bucketed batches.
+    Without ``model`` the arm's model is built: ``build`` makes it from
+    :meth:`ComparisonSettings.model_kwargs` (``num_words``, ``embedding_dim``, ``units``,
+    ``learning_rate``, ``dropout``) and must return a compiled classifier with one sigmoid
+    output; by default it is ``models.build_review_classifier(encoder, ...)``. The seed is set
+    before building (same initial weights for the parts arms share) and shuffles the bucketed
+    batches. With ``model`` (this arm's model, trained with another seed) the model starts
+    again from the seed's initial weights (:func:`attention_course.models.reset_model`): the
+    same run, without tracing Keras' training step again.
     """
     import keras
 
     from attention_course import batching, models, training
 
-    keras.utils.set_random_seed(seed)
-    kwargs = settings.model_kwargs()
-    model = (models.build_review_classifier(encoder, **kwargs) if build is None
-             else build(**kwargs))
+    if model is None:
+        keras.utils.set_random_seed(seed)
+        kwargs = settings.model_kwargs()
+        model = (models.build_review_classifier(encoder, **kwargs) if build is None
+                 else build(**kwargs))
+    else:
+        models.reset_model(model, seed)
     run = training.fit_model(
         model, ((data.x_train, data.splits.y_train), (data.x_val, data.splits.y_val)),
         settings.profile, bucket_by_length=True, seed=seed, patience=settings.patience,
@@ -195,7 +220,29 @@ def train_arm(encoder: str, seed: int, settings: ComparisonSettings, data: Compa
     probabilities = batching.predict_by_length(model, data.x_test, settings.profile.batch_size)
     correct = (probabilities >= 0.5) == (data.y_test == 1)
     return ArmRun(encoder, seed, probabilities, correct, run.kept("val_accuracy"),
-                  run.kept_epoch, run.epochs_run, run.seconds, model.count_params(), model)
+                  run.kept_epoch, run.epochs_run, run.seconds, model.count_params(), model,
+                  [w.copy() for w in model.get_weights()])
+
+
+def train_seeds(encoder: str, settings: ComparisonSettings, data: ComparisonData,
+                build=None, verbose: int = 2) -> dict:
+    """Train and evaluate ``encoder`` once per seed of ``settings``, with one model.
+
+    Returns ``{(encoder, seed): ArmRun}``, in the order of ``settings.seeds``. The first seed
+    builds the model (``build`` as in :func:`train_arm`); each later seed restarts it from its
+    own initial weights, which gives the runs separately built models would give and traces
+    Keras' training step once. Prints a header per seed when ``verbose``.
+    """
+    from attention_course.models import ENCODER_NAMES
+
+    runs, model = {}, None
+    for seed in settings.seeds:
+        if verbose:
+            print(f"--- {ENCODER_NAMES.get(encoder, encoder)}, seed {seed}")
+        run = train_arm(encoder, seed, settings, data, build=build, verbose=verbose,
+                        model=model)
+        runs[encoder, seed], model = run, run.shared_model
+    return runs
 
 
 def correctness(runs: dict, encoder: str, seeds) -> np.ndarray:

@@ -216,14 +216,18 @@ ENCODER_DECODER: dict[str, EncoderDecoderSettings] = {
     # Sized for the 240 s budget of a 2-core CPU: few large batches (the recurrent loops
     # cost nearly as much per step whatever the batch), inputs of 1-2 dates (up to ~60
     # characters), fresh examples rather than more epochs, one traced model per arm
-    # (models.reset_seq2seq). In trials with 1-3 dates, the model with attention learned the
+    # (models.reset_model). In trials with 1-3 dates, the model with attention learned the
     # longest inputs on some seeds only, and the whole page took about twice the budget;
-    # 8,000 examples x 3 epochs (the same steps) or 32 units learned them less often.
+    # 8,000 examples x 3 epochs (the same steps), 32 units, or batches of 192 (a third fewer
+    # steps) learned them less often, and with 10,000 examples one seed decoded almost none of
+    # them.
+    # Chapter 6 turns off TensorFlow's graph rewriting (backend.skip_graph_rewrites): it
+    # trains in about two thirds of the time.
     "cpu": EncoderDecoderSettings(
         train_size=12_000, test_size=1_000, max_dates=2, embedding_dim=32, units=64,
         epochs=2, batch_size=128, learning_rate=1e-2, seeds=(0, 1, 2), score="dot",
         other_scores=("additive", "general"), other_seeds=(),
-        bucket_edges=(0, 15, 30, 40), gradient_examples=32),
+        bucket_edges=(0, 15, 30, 40), gradient_examples=16),
     "full": EncoderDecoderSettings(
         train_size=60_000, test_size=5_000, max_dates=8, embedding_dim=64, units=128,
         epochs=8, batch_size=128, learning_rate=5e-3, seeds=(0, 1, 2), score="dot",

@@ -554,21 +554,32 @@ def build_seq2seq(
     return model
 
 
-def reset_seq2seq(model: keras.Model, seed: int) -> keras.Model:
-    """Start ``model`` again from seed ``seed``: fresh initial weights and optimizer state.
+def reset_model(model: keras.Model, seed: int) -> keras.Model:
+    """Start a compiled ``model`` again from seed ``seed``, keeping what Keras traced.
 
-    ``model`` is a compiled :func:`build_seq2seq` model (trained or not). Its weights become
-    those of a new model of the same configuration built after
-    ``keras.utils.set_random_seed(seed)``, and its optimizer forgets its steps and moments
-    (Adam's iteration count and first and second moments go back to 0; the learning rate or
-    schedule is kept). What stays is what was traced: Keras' compiled training step and the
-    compiled inference functions of :mod:`attention_course.decoding`, so training one
-    configuration with several seeds traces them once (on a CPU, seconds per model).
-    Returns ``model``.
+    ``model`` is a compiled functional model of this module (a review classifier, a
+    sequence-to-sequence model; trained or not). Its variables become those of a new model of
+    the same configuration built after ``keras.utils.set_random_seed(seed)``: the initial
+    weights, and the random streams of its dropout layers (Keras' seed-generator states), so
+    training it gives the run a freshly built model would give. Its optimizer forgets its steps
+    and moments (Adam's iteration count and first and second moments go back to 0; the
+    learning rate or schedule is kept). What stays is what was traced: Keras' compiled
+    training step and the compiled inference functions (:mod:`attention_course.backend`), so
+    training one configuration with several seeds traces them once (on a CPU, seconds per
+    model). Returns ``model``. Raises ``ValueError`` if the rebuilt model's variables do not
+    match the model's (a model whose configuration does not rebuild it).
     """
     keras.utils.set_random_seed(seed)
-    fresh = keras.Model.from_config(model.get_config())
-    model.set_weights(fresh.get_weights())
+    problem = (f"model {model.name!r} does not rebuild from its configuration with the same "
+               "variables; build a new model for each seed instead")
+    try:
+        fresh = keras.Model.from_config(model.get_config())
+    except (NotImplementedError, TypeError, ValueError) as err:
+        raise ValueError(f"{problem} ({type(err).__name__}: {err})") from err
+    if [tuple(v.shape) for v in fresh.variables] != [tuple(v.shape) for v in model.variables]:
+        raise ValueError(problem)
+    for variable, start in zip(model.variables, fresh.variables, strict=True):
+        variable.assign(start.value)
     optimizer = model.optimizer
     if optimizer is not None and optimizer.built:
         for variable in optimizer.variables:
