@@ -17,7 +17,7 @@ def test_settings_exist_for_every_profile_and_keep_the_budget_rules():
         assert set(settings.encoders) <= set(models.ENCODERS)
         # the arms that isolate attention: last state, mean, attention
         assert {"gru", "gru_mean", "gru_attention"} <= set(settings.encoders)
-        assert len(settings.seeds) >= (5 if name == "full" else 3)
+        assert len(settings.seeds) >= {"full": 5, "cpu": 3}.get(name, 2)
         assert set(settings.model_kwargs()) == {"num_words", "embedding_dim", "units",
                                                 "learning_rate", "dropout"}
         assert json.dumps(settings.as_dict())
