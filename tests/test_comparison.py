@@ -84,8 +84,13 @@ def test_train_arm_payload_table_and_round_trip(tmp_path, monkeypatch):
     assert saved["name"] == "GRU + attention" and len(saved["correct"]) == 2
     np.testing.assert_array_equal(saved["correct"][1], runs["gru_attention", 1].correct)
     assert len(loaded["test_lengths"]) == len(loaded["test_labels"]) == 20
-    for key in ("val_accuracy", "kept_epoch", "epochs_run", "seconds"):
+    for key in ("val_accuracy", "kept_epoch", "epochs_run", "val_history", "seconds"):
         assert len(saved[key]) == 2
+    assert len(arm.val_history) == arm.epochs_run == 2
+    assert arm.val_accuracy == max(arm.val_history) == arm.val_history[arm.kept_epoch - 1]
+    assert saved["val_history"][0] == list(runs["gru_attention", 0].val_history)
+    moved = comparison.last_epoch_changes(runs, settings)
+    assert moved["runs"] == moved["total"] == 4
     assert loaded["settings"]["truncating"] == "pre"
 
 
@@ -145,3 +150,38 @@ def test_reset_model_refuses_a_model_that_does_not_rebuild_alike():
     with pytest.raises(ValueError, match="does not rebuild from its configuration"):
         models.reset_model(odd, 0)
     assert models.reset_model(model, 0) is model
+
+
+def _run(encoder, seed, history, kept=None):
+    history = tuple(history)
+    kept = kept or int(np.argmax(history)) + 1
+    return comparison.ArmRun(encoder, seed, None, np.ones(3, bool), max(history), kept,
+                             len(history), 1.0, 10, val_history=history)
+
+
+def test_last_epoch_changes_reads_how_far_the_last_epoch_moved_each_run():
+    settings, _ = _tiny()
+    runs = {("gru_mean", 0): _run("gru_mean", 0, [0.70, 0.80]),
+            ("gru_mean", 1): _run("gru_mean", 1, [0.80, 0.78]),
+            ("gru_attention", 0): _run("gru_attention", 0, [0.60, 0.75, 0.76]),
+            ("gru_attention", 1): _run("gru_attention", 1, [0.81, 0.81])}
+    moved = comparison.last_epoch_changes(runs, settings)
+    assert moved["changes"]["gru_mean"] == pytest.approx([0.10, -0.02])
+    assert moved["changes"]["gru_attention"] == pytest.approx([0.01, 0.0])
+    assert (moved["runs"], moved["rising"], moved["total"]) == (4, 2, 4)
+    assert moved["largest"] == pytest.approx(0.10)
+    assert moved["mean"] == pytest.approx((0.10 - 0.02 + 0.01) / 4)
+    assert moved["kept_earlier"] == 2  # seed 1 of each arm kept epoch 1 of 2
+
+    one_epoch = {key: _run(*key, [0.7]) for key in runs}
+    moved = comparison.last_epoch_changes(one_epoch, settings)
+    assert (moved["runs"], moved["largest"], moved["mean"]) == (0, None, None)
+
+    without = dict(runs)
+    without["gru_mean", 1] = comparison.ArmRun("gru_mean", 1, None, np.ones(3, bool), 0.8, 2,
+                                               2, 1.0, 10)
+    with pytest.raises(ValueError, match="no val_history"):
+        comparison.last_epoch_changes(without, settings)
+    del without["gru_mean", 1]
+    with pytest.raises(KeyError, match="no run of 'gru_mean' for seed 1"):
+        comparison.last_epoch_changes(without, settings)
