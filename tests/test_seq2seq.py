@@ -349,7 +349,8 @@ def test_dry_run_keeps_the_models_and_caps_the_data(monkeypatch):
     assert settings.epochs == 1
     assert settings.train_size <= DRY_RUN_CAPS["train_size"]
     assert settings.test_size <= DRY_RUN_CAPS["test_size"]
-    assert settings.seeds == full.seeds[:DRY_RUN_SEEDS]
+    assert settings.seeds == full.seeds[:DRY_RUN_SEEDS] and len(settings.seeds) == 2
+    assert settings.other_seeds == full.other_seeds[:1]  # each other score runs once
     assert (settings.units, settings.score, settings.other_scores, settings.max_dates) == (
         full.units, full.score, full.other_scores, full.max_dates)
 
