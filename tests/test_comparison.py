@@ -172,10 +172,14 @@ def test_last_epoch_changes_reads_how_far_the_last_epoch_moved_each_run():
     assert moved["largest"] == pytest.approx(0.10)
     assert moved["mean"] == pytest.approx((0.10 - 0.02 + 0.01) / 4)
     assert moved["kept_earlier"] == 2  # seed 1 of each arm kept epoch 1 of 2
+    assert (moved["levelled"], moved["moving"]) == ([], ["gru_mean", "gru_attention"])
+    loose = comparison.last_epoch_changes(runs, settings, level=0.02)
+    assert (loose["levelled"], loose["moving"]) == (["gru_attention"], ["gru_mean"])
 
     one_epoch = {key: _run(*key, [0.7]) for key in runs}
     moved = comparison.last_epoch_changes(one_epoch, settings)
     assert (moved["runs"], moved["largest"], moved["mean"]) == (0, None, None)
+    assert moved["levelled"] == moved["moving"] == []
 
     without = dict(runs)
     without["gru_mean", 1] = comparison.ArmRun("gru_mean", 1, None, np.ones(3, bool), 0.8, 2,

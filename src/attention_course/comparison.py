@@ -321,7 +321,7 @@ def validation_gap(runs: dict, settings: ComparisonSettings) -> dict:
             "arms": len(values)}
 
 
-def last_epoch_changes(runs: dict, settings: ComparisonSettings) -> dict:
+def last_epoch_changes(runs: dict, settings: ComparisonSettings, level: float = 0.01) -> dict:
     """How much each run's validation accuracy still moved in its last epoch.
 
     A check that a budget of epochs let the models level off: with ``val_history`` (per-epoch
@@ -329,9 +329,12 @@ def last_epoch_changes(runs: dict, settings: ComparisonSettings) -> dict:
     ``changes`` (``{encoder: [last - previous epoch, per seed]}``, accuracy units; runs of one
     epoch have none), ``runs`` (how many runs have a change), ``rising`` (how many of those
     rose), ``largest`` (the largest absolute change, None without any), ``mean`` (their mean,
-    None without any), ``kept_earlier`` (runs, of all, whose kept epoch came before their last)
-    and ``total`` (all runs). Raises ``KeyError`` for a missing run, ``ValueError`` for a run
-    without a validation history (a run reloaded from a payload saved before it had one).
+    None without any), ``kept_earlier`` (runs, of all, whose kept epoch came before their last),
+    ``total`` (all runs), and ``levelled`` and ``moving``: the encoders whose last epoch moved
+    validation accuracy by less than ``level`` (accuracy units; 0.01 is a point) on every
+    seed, and the others (encoders without a change are in neither). Raises ``KeyError`` for
+    a missing run, ``ValueError`` for a run without a validation history (a run reloaded from
+    a payload saved before it had one).
     """
     changes, kept_earlier, total = {}, 0, 0
     for encoder in settings.encoders:
@@ -353,7 +356,9 @@ def last_epoch_changes(runs: dict, settings: ComparisonSettings) -> dict:
     return {"changes": changes, "runs": int(flat.size), "rising": int((flat > 0).sum()),
             "largest": float(np.abs(flat).max()) if flat.size else None,
             "mean": float(flat.mean()) if flat.size else None,
-            "kept_earlier": int(kept_earlier), "total": total}
+            "kept_earlier": int(kept_earlier), "total": total,
+            "levelled": [e for e, c in changes.items() if c and max(map(abs, c)) < level],
+            "moving": [e for e, c in changes.items() if c and max(map(abs, c)) >= level]}
 
 
 def payload(settings: ComparisonSettings, data: ComparisonData, runs: dict,
